@@ -1,0 +1,58 @@
+# spikerain: two environments, because lava-nc 0.10.0 imports only on Python 3.10 and torch here is a
+# CPU wheel for Python 3.11. Every target builds what it needs; re-running is cheap (stamp files).
+
+PYTHON ?= python3.11
+PYENV_LAVA := $(HOME)/.pyenv/versions/3.10.13/bin/python3.10
+LAVA_PYTHON ?= $(shell if [ -x $(PYENV_LAVA) ]; then echo $(PYENV_LAVA); else echo python3.10; fi)
+
+VENV := .venv
+LAVA_VENV := .venv-lava
+PY := $(VENV)/bin/python
+LAVA_PY := $(LAVA_VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: all demo test bench lint format clean doctor envs
+
+all: envs
+
+envs: $(VENV)/.stamp $(LAVA_VENV)/.stamp
+
+# torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
+$(VENV)/.stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# The deployment environment: lava-nc, numpy<2, h5py, and spikerain without its (torch) dependencies.
+$(LAVA_VENV)/.stamp: pyproject.toml
+	$(LAVA_PYTHON) -m venv $(LAVA_VENV)
+	$(LAVA_PY) -m pip install -q --upgrade pip
+	$(LAVA_PY) -m pip install -q lava-nc==0.10.0 'numpy<2' h5py
+	$(LAVA_PY) -m pip install -q --no-deps -e .
+	touch $@
+
+.venv: $(VENV)/.stamp
+.venv-lava: $(LAVA_VENV)/.stamp
+
+demo: envs
+	$(VENV)/bin/spikerain demo
+
+test: envs
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: envs
+	$(PY) -m bench.run
+
+lint: $(VENV)/.stamp
+	$(VENV)/bin/ruff check .
+
+format: $(VENV)/.stamp
+	$(VENV)/bin/ruff format .
+
+doctor: envs
+	$(VENV)/bin/spikerain doctor
+
+clean:
+	rm -rf $(VENV) $(LAVA_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+import sys
+
+from spikerain.cli import main
+
+sys.exit(main())
