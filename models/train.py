@@ -105,8 +105,12 @@ def _dist():
 
 def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: bool = False,
           model_kwargs: dict | None = None, on_step: Callable[[int, int, float, float], None] | None = None,
-          replica_out: str | Path | None = None) -> dict:
-    """Train and write checkpoints to ``out``; returns a summary. ``on_step(step, total, loss, lr)``."""
+          replica_out: str | Path | None = None, stop_after: int | None = None) -> dict:
+    """Train and write checkpoints to ``out``; returns a summary. ``on_step(step, total, loss, lr)``.
+
+    ``stop_after`` ends the run (with a checkpoint) after that many steps of the schedule, as an interruption
+    would; ``resume=True`` then continues it exactly.
+    """
     rank, world = _dist()
     out = Path(out)
     iters_per_epoch = max(1, math.ceil(len(train_pairs) / (cfg.batch * world)))
@@ -145,7 +149,19 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
     best = state.get("best_val_psnr", -math.inf) if state else -math.inf
     history = list(state.get("history", [])) if state else []
 
+    def sync_buffers() -> None:
+        # DDP broadcasts BN buffers before each forward, so after the last one every rank holds its own
+        # running statistics; average them so the replicas (and the checkpoint) agree.
+        if world > 1:
+            import torch.distributed as dist
+
+            for b in model.buffers():
+                if b.is_floating_point():
+                    dist.all_reduce(b, op=dist.ReduceOp.SUM)
+                    b.div_(world)
+
     def checkpoint(val_psnr: float | None) -> None:
+        sync_buffers()
         rng_states = [sampler.rng.bit_generator.state]
         if world > 1:  # every rank takes part in the gather; only rank 0 writes
             import torch.distributed as dist
@@ -161,7 +177,8 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
     net.train()
     t0 = time.perf_counter()
     start_step = step
-    while step < total:
+    end = total if stop_after is None else min(total, stop_after)
+    while step < end:
         x, y = sampler.batch(cfg.batch)
         loss = ssim_loss(net(x), y)
         if not torch.isfinite(loss):
@@ -176,7 +193,7 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
         step += 1
         if on_step is not None:
             on_step(step, total, loss_value, sched.get_last_lr()[0])
-        if step % cfg.val_every == 0 or step == total:
+        if step % cfg.val_every == 0 or step == end:
             v = evaluate_psnr(model, val) if val and rank == 0 else None
             if v is not None:
                 best = max(best, v)
@@ -184,10 +201,7 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
             log.info("step %d/%d loss %.4f val Y-PSNR %s", step, total, loss_value,
                      f"{v:.2f} dB" if v is not None else "-")
             checkpoint(v)
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.barrier()
+    sync_buffers()
     if replica_out is not None:
         torch.save(model.state_dict(), Path(replica_out).with_suffix(f".rank{rank}.pt"))
     seconds = time.perf_counter() - t0

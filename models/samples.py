@@ -1,0 +1,48 @@
+"""The shipped sample: a rainy image and its clean original, used when a command is given no input.
+
+Both are made by :func:`make_sample` from the held-out ``chelsea`` photo (scikit-image), which no shipped
+checkpoint saw in training; the files in ``spikerain/assets`` are its output.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE_SIZE = (160, 240)  # H, W; multiples of 8 so both networks also run it without tiling
+SAMPLE_SEED = 7
+
+
+def _sample_rain():
+    from spikerain.models.rain import RainParams
+
+    # Between the light and heavy presets, so that the streaks are plainly visible in a report.
+    return RainParams(angle=(-15.0, -10.0), length=(14, 22), density=(0.012, 0.015), width=0.6,
+                      intensity=(0.55, 0.65))
+
+
+def sample_pair() -> tuple[Path, Path]:
+    """(rainy, clean) paths of the shipped sample."""
+    root = Path(str(resources.files("spikerain") / "assets"))
+    return root / "sample_rainy.png", root / "sample_clean.png"
+
+
+def make_sample(out_dir: str | Path) -> tuple[Path, Path]:
+    """Render the sample pair deterministically into ``out_dir``."""
+    from skimage.transform import resize
+
+    from spikerain.imageio import write_image
+    from spikerain.models.rain import photos, render_rain
+
+    (_, photo), = [p for p in photos("test") if p[0] == "chelsea"]
+    H, W = SAMPLE_SIZE
+    clean = resize(photo, (H, int(round(photo.shape[1] * H / photo.shape[0]))), anti_aliasing=True)
+    x0 = (clean.shape[1] - W) // 2
+    clean = np.round(clean[:, x0:x0 + W] * 255) / 255
+    rainy = render_rain(clean.astype(np.float32), _sample_rain(), np.random.default_rng(SAMPLE_SEED))
+    out = Path(out_dir)
+    write_image(out / "sample_rainy.png", rainy)
+    write_image(out / "sample_clean.png", clean)
+    return out / "sample_rainy.png", out / "sample_clean.png"
