@@ -1,0 +1,90 @@
+"""Float forward time and peak memory of VLIF-Net and ESDNet, and the cost of their neurons.
+
+For each network at dim 48 and 16, at 128x128 and 256x256: median forward time per image (batch 1, eval,
+inference mode, T=4) and peak RSS, each in a fresh process; and the same network with every spiking neuron
+replaced by ReLU, measured in the same run. time(SNN) / time(ReLU) is the cost of the neurons.
+
+    python -m bench.models [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bench.common import machine, median_time, peak_rss_mb, run_worker, write_results
+
+
+def relu_variant(model):
+    """A copy of ``model`` with every LIF/NI-LIF module replaced by ReLU."""
+    import copy
+
+    from torch import nn
+
+    from spikerain.models.neurons import SPIKING_NEURONS
+
+    m = copy.deepcopy(model)
+    for name, mod in list(m.named_modules()):
+        for child_name, child in list(mod.named_children()):
+            if isinstance(child, SPIKING_NEURONS):
+                setattr(mod, child_name, nn.ReLU())
+    return m
+
+
+def worker(spec: dict) -> dict:
+    import torch
+
+    from spikerain.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model(spec["net"], dim=spec["dim"]).eval()
+    if spec["variant"] == "relu":
+        model = relu_variant(model)
+    x = torch.rand(1, 3, spec["size"], spec["size"])
+    base = peak_rss_mb()
+
+    def fwd():
+        with torch.inference_mode():
+            model(x)
+
+    med, times = median_time(fwd, spec["repeats"])
+    return {**spec, "median_s": med, "times_s": times, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": base}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="dim 16 at 128x128 only")
+    args = ap.parse_args(argv)
+    grid = [(n, d, s) for n in ("vlifnet", "esdnet") for d in (48, 16) for s in (128, 256)]
+    if args.quick:
+        grid = [(n, 16, 128) for n in ("vlifnet", "esdnet")]
+    rows = []
+    for net, dim, size in grid:
+        reps = 3 if dim == 48 and size == 256 else 5
+        res = {v: run_worker("bench.models", {"net": net, "dim": dim, "size": size, "variant": v, "repeats": reps})
+               for v in ("snn", "relu")}
+        row = {"net": net, "dim": dim, "size": size, "snn_s": res["snn"]["median_s"],
+               "relu_s": res["relu"]["median_s"], "neuron_overhead": res["snn"]["median_s"] / res["relu"]["median_s"],
+               "snn_peak_rss_mb": res["snn"]["peak_rss_mb"], "relu_peak_rss_mb": res["relu"]["peak_rss_mb"]}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    table = ["## Float models (`bench/models.py`)", "",
+             "Median forward time per image (batch 1, `inference_mode`, T=4) and peak RSS of a fresh process; "
+             "the ReLU column is the same network with every spiking neuron replaced by ReLU, in the same run.", "",
+             "| network | dim | input | forward | ReLU twin | neuron overhead | peak RSS |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| {r['net']} | {r['dim']} | {r['size']}x{r['size']} | {r['snn_s']:.2f} s | {r['relu_s']:.2f} s "
+                     f"| {r['neuron_overhead']:.2f}x | {r['snn_peak_rss_mb']:.0f} MB |")
+    m = machine()
+    table += ["", f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."]
+    write_results("models", {"machine": m, "rows": rows}, "\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
+        print(json.dumps(worker(json.loads(sys.argv[1]))))
+    else:
+        sys.exit(main())
