@@ -25,7 +25,7 @@ def relu_variant(model):
     from spikerain.models.neurons import SPIKING_NEURONS
 
     m = copy.deepcopy(model)
-    for name, mod in list(m.named_modules()):
+    for mod in list(m.modules()):
         for child_name, child in list(mod.named_children()):
             if isinstance(child, SPIKING_NEURONS):
                 setattr(mod, child_name, nn.ReLU())
