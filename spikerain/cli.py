@@ -17,7 +17,7 @@ from spikerain._version import __version__
 from spikerain.console import setup_logging
 from spikerain.errors import ToolchainError, UsageError
 
-COMMANDS = ["doctor", "derain", "data", "train", "eval"]
+COMMANDS = ["demo", "derain", "data", "train", "eval", "doctor"]
 
 log = logging.getLogger("spikerain")
 
