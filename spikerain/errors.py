@@ -79,3 +79,23 @@ EXIT_CODES = {
     "environment missing": EnvironmentMissingError.exit_code,
     "training diverged": TrainingError.exit_code,
 }
+
+
+class UnsupportedOpError(UsageError):
+    """A module or op has no converter/kernel in a registry."""
+
+    def __init__(self, message: str, *, supported: list[str] | None = None, path: str | None = None):
+        self.path = path
+        self.supported = supported or []
+        fix = f"supported: {', '.join(self.supported)}" if self.supported else None
+        super().__init__(message, fix=fix)
+
+
+class GraphError(ToolchainError):
+    """An IR graph is malformed (dangling edge, cycle, shape mismatch)."""
+
+    exit_code = 3
+
+
+class ArtifactError(InputError):
+    """A deployment artifact is unreadable, of another schema version, or fails its checksum."""

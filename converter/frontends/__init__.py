@@ -1,0 +1,1 @@
+"""Frontends: other formats -> IR."""

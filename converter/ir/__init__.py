@@ -1,0 +1,29 @@
+"""spikerain's graph IR: frozen dataclass nodes grouped by family, and the graph. Imports without torch."""
+
+from spikerain.converter.ir.graph import Graph, format_table, graphs_equal, infer_shapes, validate
+from spikerain.converter.ir.neuron import LIF, NILIF
+from spikerain.converter.ir.node import OPS, Node, nodes_equal, op_class, register_op
+from spikerain.converter.ir.synapse import BatchNorm, Conv2d, Dense, TemporalConv, Upsample2x
+from spikerain.converter.ir.tensor import (
+    Add,
+    Concat,
+    Input,
+    MeanT,
+    Mul,
+    Output,
+    PatchToTime,
+    Reduce,
+    ReLU,
+    RepeatT,
+    Scale,
+    Sigmoid,
+    Sub,
+    TimeToPatch,
+)
+
+__all__ = [
+    "OPS", "Add", "BatchNorm", "Concat", "Conv2d", "Dense", "Graph", "Input", "LIF", "MeanT", "Mul", "NILIF", "Node",
+    "Output", "PatchToTime", "ReLU", "Reduce", "RepeatT", "Scale", "Sigmoid", "Sub", "TemporalConv", "TimeToPatch",
+    "Upsample2x", "format_table", "graphs_equal", "infer_shapes", "nodes_equal", "op_class", "register_op",
+    "validate",
+]

@@ -1,0 +1,120 @@
+"""The graph: an ordered tuple of nodes (topological), named outputs, and the input shape.
+
+:func:`validate` checks unique names, dangling edges, cycles/order, arity and shapes; the pass driver runs it
+after every pass. :func:`infer_shapes` is the shape-inference pass. :func:`format_table` prints the graph like
+lava-dl's ``netx.Network.__str__``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from spikerain.converter.ir.node import Node, Shape, nodes_equal
+from spikerain.converter.ir.tensor import Input
+from spikerain.errors import GraphError
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Graph:
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]
+    input_shape: Shape  # [1, C, H, W] of the Input node
+    shapes: dict[str, Shape] = field(default_factory=dict)  # filled by infer_shapes
+    meta: dict = field(default_factory=dict)  # model config, provenance
+
+    def __post_init__(self):
+        object.__setattr__(self, "nodes", tuple(self.nodes))
+        object.__setattr__(self, "outputs", tuple(self.outputs))
+        object.__setattr__(self, "input_shape", tuple(self.input_shape))
+
+    def node(self, name: str) -> Node:
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def by_name(self) -> dict[str, Node]:
+        return {n.name: n for n in self.nodes}
+
+    def consumers(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {n.name: [] for n in self.nodes}
+        for n in self.nodes:
+            for i in n.inputs:
+                out.setdefault(i, []).append(n.name)
+        return out
+
+    def with_nodes(self, nodes, **changes) -> Graph:
+        return Graph(nodes=tuple(nodes), outputs=changes.get("outputs", self.outputs),
+                     input_shape=changes.get("input_shape", self.input_shape), shapes={}, meta=dict(self.meta))
+
+    def ops(self) -> Counter:
+        return Counter(n.op for n in self.nodes)
+
+
+def validate(g: Graph) -> Graph:
+    """Raise :class:`GraphError` on duplicate names, dangling edges, cycles or bad arity; return ``g``."""
+    seen: set[str] = set()
+    dup = [n for n, c in Counter(n.name for n in g.nodes).items() if c > 1]
+    if dup:
+        raise GraphError(f"duplicate node names: {dup[:5]}")
+    names = {n.name for n in g.nodes}
+    for n in g.nodes:
+        for i in n.inputs:
+            if i not in names:
+                raise GraphError(f"node {n.name!r} ({n.op}) reads {i!r}, which does not exist (dangling edge)")
+            if i not in seen:
+                raise GraphError(f"node {n.name!r} reads {i!r} before it is computed: the graph has a cycle or "
+                                 "is not in topological order")
+        if n.arity is not None and len(n.inputs) != n.arity:
+            raise GraphError(f"node {n.name!r} ({n.op}) takes {n.arity} input(s), has {len(n.inputs)}")
+        if n.arity is None and not n.inputs:
+            raise GraphError(f"node {n.name!r} ({n.op}) has no inputs")
+        seen.add(n.name)
+    for o in g.outputs:
+        if o not in names:
+            raise GraphError(f"graph output {o!r} is not a node")
+    if sum(isinstance(n, Input) for n in g.nodes) != 1:
+        raise GraphError("a graph needs exactly one input node")
+    infer_shapes(g)
+    return g
+
+
+def infer_shapes(g: Graph) -> Graph:
+    """Fill ``g.shapes`` (a pure function of the nodes; the dict is the graph's own cache)."""
+    shapes: dict[str, Shape] = {}
+    for n in g.nodes:
+        if isinstance(n, Input):
+            shapes[n.name] = g.input_shape
+            continue
+        try:
+            shapes[n.name] = tuple(int(d) for d in n.out_shape(*[shapes[i] for i in n.inputs]))
+        except (ValueError, KeyError) as e:
+            raise GraphError(f"shape error at node {n.name!r} ({n.op}): {e}") from e
+    g.shapes.clear()
+    g.shapes.update(shapes)
+    return g
+
+
+def graphs_equal(a: Graph, b: Graph) -> bool:
+    return (a.outputs == b.outputs and a.input_shape == b.input_shape and len(a.nodes) == len(b.nodes)
+            and all(nodes_equal(x, y) for x, y in zip(a.nodes, b.nodes, strict=True)))
+
+
+def format_table(g: Graph, *, extra: dict[str, str] | None = None, limit: int | None = None) -> str:
+    """A fixed-width table: index, name, op, placement, output shape, parameters."""
+    if not g.shapes:
+        infer_shapes(g)
+    rows = [("#", "name", "op", "where", "shape [T,C,H,W]", "params")]
+    for i, n in enumerate(g.nodes[:limit] if limit else g.nodes):
+        params = n.summary()
+        if extra and n.name in extra:
+            params = f"{params} {extra[n.name]}".strip()
+        rows.append((str(i), n.name, n.op, n.placement, "x".join(map(str, g.shapes[n.name])), params[:60]))
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    line = "+".join("-" * (w + 2) for w in widths)
+    out = ["|" + "|".join(f" {c:<{w}} " for c, w in zip(rows[0], widths, strict=True)) + "|", "|" + line + "|"]
+    out += ["|" + "|".join(f" {c:<{w}} " for c, w in zip(r, widths, strict=True)) + "|" for r in rows[1:]]
+    counts = g.ops()
+    out.append(f"{len(g.nodes)} nodes: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    return "\n".join(out)

@@ -1,0 +1,176 @@
+"""Data-movement, elementwise, pooling and nonlinear ops, plus the graph's input and output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spikerain.converter.ir.node import Node, Shape, register_op
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Input(Node):
+    """The image, ``[1, C, H, W]`` (one step; :class:`RepeatT` makes the direct encoding)."""
+
+    channels: int = 3
+    op = "input"
+    arity = 0
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        raise ValueError("the input shape is given, not inferred")
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Output(Node):
+    op = "output"
+
+
+def _broadcast(*shapes: Shape) -> Shape:
+    out = []
+    for dims in zip(*shapes, strict=True):
+        big = {d for d in dims if d != 1}
+        if len(big) > 1:
+            raise ValueError(f"shapes {shapes} do not broadcast")
+        out.append(big.pop() if big else 1)
+    return tuple(out)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class _Elementwise(Node):
+    arity = 2
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        return _broadcast(*ins)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Add(_Elementwise):
+    op = "add"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Sub(_Elementwise):
+    op = "sub"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Mul(_Elementwise):
+    """Elementwise product (broadcasting): attention gates and SDEM's x * s. Not a synaptic op."""
+
+    op = "mul"
+    placement = "host"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Scale(Node):
+    """Multiply by a scalar."""
+
+    factor: float = 1.0
+    op = "scale"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Concat(Node):
+    """Channel concatenation (on Loihi: several synapse groups summing into one neuron input)."""
+
+    op = "concat"
+    arity = None
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        T, _, H, W = ins[0]
+        if any((s[0], s[2], s[3]) != (T, H, W) for s in ins):
+            raise ValueError(f"concat of mismatched shapes {ins}")
+        return (T, sum(s[1] for s in ins), H, W)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class PatchToTime(Node):
+    """``[T, C, H, W]`` -> ``[T*r*r, C, H/r, W/r]``; new step tau = r*r*t + (r*dy + dx)."""
+
+    r: int = 2
+    op = "patch_to_time"
+
+    def out_shape(self, x: Shape) -> Shape:
+        T, C, H, W = x
+        if H % self.r or W % self.r:
+            raise ValueError(f"patch_to_time r={self.r} needs H, W divisible by {self.r}, got {x}")
+        return (T * self.r * self.r, C, H // self.r, W // self.r)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TimeToPatch(Node):
+    """``[T*r*r, C, h, w]`` -> ``[T, C*r*r, h, w]`` in pixel-unshuffle channel order r*r*c + p."""
+
+    r: int = 2
+    op = "time_to_patch"
+
+    def out_shape(self, x: Shape) -> Shape:
+        L, C, h, w = x
+        return (L // (self.r * self.r), C * self.r * self.r, h, w)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Reduce(Node):
+    """Mean or max over the given axes, kept as size 1 (global average/max pooling)."""
+
+    mode: str = "mean"
+    axes: tuple[int, ...] = (2, 3)
+    op = "reduce"
+    placement = "host"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "axes", tuple(self.axes))
+        if self.mode not in ("mean", "max"):
+            raise ValueError(f"reduce mode {self.mode!r}")
+
+    def out_shape(self, x: Shape) -> Shape:
+        return tuple(1 if i in self.axes else d for i, d in enumerate(x))
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Sigmoid(Node):
+    op = "sigmoid"
+    placement = "host"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ReLU(Node):
+    op = "relu"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MeanT(Node):
+    """Mean over the time axis (the decoder's readout)."""
+
+    op = "mean_t"
+    placement = "host"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (1, *x[1:])
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RepeatT(Node):
+    """Repeat a one-step tensor T times (direct encoding)."""
+
+    T: int = 4
+    op = "repeat_t"
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x[0] != 1:
+            raise ValueError(f"repeat_t expects one step, got {x}")
+        return (self.T, *x[1:])
