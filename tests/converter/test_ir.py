@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from spikerain.converter import ir
+from spikerain.errors import GraphError
+
+
+def small_graph():
+    w = np.ones((2, 3, 3, 3), np.float32)
+    nodes = [
+        ir.Input(name="x", channels=3),
+        ir.RepeatT(name="enc", inputs=("x",), T=4),
+        ir.Conv2d(name="c", inputs=("enc",), weight=w, padding=1),
+        ir.LIF(name="l", inputs=("c",)),
+        ir.MeanT(name="m", inputs=("l",)),
+        ir.Output(name="out", inputs=("m",)),
+    ]
+    return ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8))
+
+
+def test_shapes_are_inferred():
+    g = ir.validate(small_graph())
+    assert g.shapes["c"] == (4, 2, 8, 8) and g.shapes["m"] == (1, 2, 8, 8)
+
+
+def test_nodes_are_frozen_and_arrays_read_only():
+    g = small_graph()
+    conv = g.node("c")
+    with pytest.raises(AttributeError):
+        conv.stride = 2
+    with pytest.raises(ValueError):
+        conv.weight[0, 0, 0, 0] = 5
+
+
+@pytest.mark.parametrize("mutate,match", [
+    (lambda n: n[:2] + [n[2].replace(inputs=("nope",))] + n[3:], "dangling edge"),
+    (lambda n: [n[0], n[2], n[1]] + n[3:], "cycle or is not in topological order"),
+    (lambda n: n[:4] + [ir.Add(name="a", inputs=("l",))] + n[4:], "takes 2 input"),
+    (lambda n: n[:2] + [n[2].replace(weight=np.ones((2, 5, 3, 3), np.float32))] + n[3:], "shape error"),
+    (lambda n: n + [ir.ReLU(name="l", inputs=("c",))], "duplicate"),
+])
+def test_validation_errors(mutate, match):
+    g = small_graph()
+    with pytest.raises(GraphError, match=match):
+        ir.validate(g.with_nodes(mutate(list(g.nodes))))
+
+
+def test_table_printer_lists_every_node():
+    t = ir.format_table(small_graph())
+    assert "conv2d" in t and "4x2x8x8" in t and t.splitlines()[-1].startswith("6 nodes")
+
+
+def test_every_op_is_registered_once_with_distinct_names():
+    assert len(ir.OPS) == len(set(ir.OPS)) and "lif" in ir.OPS and "temporal_conv" in ir.OPS
