@@ -1,4 +1,4 @@
-"""Fold each inference BatchNorm (tdBN) into the conv that feeds it: W' = W*g/sqrt(v+eps), b' = (b-m)*g/sqrt(v+eps)+beta.
+"""Fold each inference BatchNorm (tdBN) into the conv feeding it: W' = W*k, b' = (b - mean)*k + beta, k = g/sqrt(v+eps).
 
 Only a BatchNorm whose input is a Conv2d read by nobody else is folded; any other BatchNorm is left in place
 (and later stages treat it as an affine op).
