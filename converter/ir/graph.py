@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from spikerain.converter.ir.node import Node, Shape, nodes_equal
-from spikerain.converter.ir.tensor import Input
 from spikerain.errors import GraphError
 
 
@@ -74,7 +73,7 @@ def validate(g: Graph) -> Graph:
     for o in g.outputs:
         if o not in names:
             raise GraphError(f"graph output {o!r} is not a node")
-    if sum(isinstance(n, Input) for n in g.nodes) != 1:
+    if sum(n.arity == 0 for n in g.nodes) != 1:
         raise GraphError("a graph needs exactly one input node")
     infer_shapes(g)
     return g
@@ -84,7 +83,7 @@ def infer_shapes(g: Graph) -> Graph:
     """Fill ``g.shapes`` (a pure function of the nodes; the dict is the graph's own cache)."""
     shapes: dict[str, Shape] = {}
     for n in g.nodes:
-        if isinstance(n, Input):
+        if n.arity == 0:
             shapes[n.name] = g.input_shape
             continue
         try:

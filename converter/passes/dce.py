@@ -15,4 +15,4 @@ def eliminate_dead_nodes(g: ir.Graph) -> ir.Graph:
             continue
         live.add(name)
         stack.extend(by_name[name].inputs)
-    return g.with_nodes([n for n in g.nodes if n.name in live or isinstance(n, ir.Input)])
+    return g.with_nodes([n for n in g.nodes if n.name in live or n.arity == 0])

@@ -167,10 +167,12 @@ def float_kernel(op: str) -> Kernel:
 
 
 @torch.inference_mode()
-def run_float(graph: ir.Graph, images: torch.Tensor, *, keep: bool = False) -> dict[str, torch.Tensor]:
+def run_float(graph: ir.Graph, images: torch.Tensor, *, keep: bool = False,
+              observe: Callable[[ir.Node, torch.Tensor], None] | None = None) -> dict[str, torch.Tensor]:
     """Execute the float graph on ``[B, C, H, W]`` images. Returns outputs (and every node's value if ``keep``).
 
-    Intermediate values are freed as soon as their last consumer ran, so memory follows the live set.
+    Intermediate values are freed as soon as their last consumer ran, so memory follows the live set;
+    ``observe(node, value)`` sees every value once (calibration uses it).
     """
     consumers = graph.consumers()
     remaining = {k: len(v) for k, v in consumers.items()}
@@ -179,6 +181,8 @@ def run_float(graph: ir.Graph, images: torch.Tensor, *, keep: bool = False) -> d
     for n in graph.nodes:
         args = [values[i] for i in n.inputs] if n.inputs else [images]
         values[n.name] = float_kernel(n.op)(n, *args)
+        if observe is not None:
+            observe(n, values[n.name])
         if keep:
             kept[n.name] = values[n.name]
         for i in n.inputs:

@@ -1,0 +1,274 @@
+"""Quantized IR: the same graph vocabulary, spoken in hardware terms (integers, exponents, bit widths).
+
+Every edge carries integers q with a power-of-two scale: real = q * 2**-frac. ``bits`` is the payload width:
+1 for binary spikes, 3 for NI-LIF levels (0..4 with frac 2), ``payload_bits`` (default 16, signed) for graded
+spikes. Integer semantics of each op, including rounding, are defined once in
+``spikerain.hardware.kernels.reference`` and documented in ``docs/quantization.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikerain.converter.ir.node import Node, Shape, register_op
+from spikerain.converter.ir.synapse import Conv2d, Dense, TemporalConv
+from spikerain.converter.ir.tensor import Concat, PatchToTime, Reduce, RepeatT, TimeToPatch, _broadcast
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QNode(Node):
+    frac: int = 0  # output fractional bits: real = q * 2**-frac
+    bits: int = 16  # output payload width (1 = binary spike)
+
+
+def _int(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.int64)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QInput(QNode):
+    """Pixels in [0, 1] -> q = round_half_even(x * 2**frac), clipped to [0, 2**frac]."""
+
+    channels: int = 3
+    op = "q_input"
+    arity = 0
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        raise ValueError("the input shape is given, not inferred")
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QOutput(QNode):
+    """Graph output; real = q * 2**-frac."""
+
+    op = "q_output"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QConv2d(QNode):
+    """Lava Conv semantics (integer weights, accumulator wrapped to signed 24 bit), then requantization:
+    out = clip(rshift_round(acc + (bias_mant << bias_exp), shift)).
+
+    weight_mant: int8-valued mantissas ``[Co, Ci, kh, kw]``; real weight = weight_mant * 2**weight_exp.
+    """
+
+    weight_mant: np.ndarray
+    weight_exp: int = 0
+    bias_mant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    bias_exp: int = 0
+    stride: int = 1
+    padding: int = 0
+    shift: int = 0
+    op = "q_conv2d"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Conv2d.out_shape(self, x)  # type: ignore[arg-type]
+
+    @property
+    def weight(self) -> np.ndarray:  # for the shared shape rule
+        return self.weight_mant
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QTemporalConv(QNode):
+    weight_mant: np.ndarray  # [Co, Ci, k]
+    weight_exp: int = 0
+    shift: int = 0
+    op = "q_temporal_conv"
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.weight_mant
+
+    def out_shape(self, x: Shape) -> Shape:
+        return TemporalConv.out_shape(self, x)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QDense(QNode):
+    weight_mant: np.ndarray  # [out, in]
+    weight_exp: int = 0
+    axis: int = 1
+    shift: int = 0
+    op = "q_dense"
+    placement = "host"
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.weight_mant
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Dense.out_shape(self, x)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QUpsample2x(QNode):
+    """Bilinear x2 as a fixed-weight layer: per axis 3*q[i] + q[neighbour], then rshift_round(., 4)."""
+
+    op = "q_upsample2x"
+
+    def out_shape(self, x: Shape) -> Shape:
+        T, C, H, W = x
+        return (T, C, 2 * H, 2 * W)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QLIF(QNode):
+    """Lava's stock fixed-point LIF (``PyLifModelBitAcc``): a_in = input q; see ``docs/quantization.md``."""
+
+    du: int = 4095
+    dv: int = 2048
+    vth: int = 0  # mantissa; effective threshold vth << 6, strict '>'
+    bias_mant: int = 0
+    bias_exp: int = 0
+    op = "q_lif"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QNILIF(QNode):
+    """Integer NI-LIF on input frac f: u = rshift_round(u - (k << (f - log2 D)), decay_shift) + x;
+    k = clip(round_half_even(u / 2**f), 0, D). Output k with frac log2(D)."""
+
+    in_frac: int = 8
+    levels: int = 4
+    decay_shift: int = 2
+    op = "q_nilif"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QAdd(QNode):
+    """a +/- b aligned to max(frac_a, frac_b), one rounding to ``frac``, clipped."""
+
+    frac_a: int = 0
+    frac_b: int = 0
+    subtract: bool = False
+    op = "q_add"
+    arity = 2
+
+    def out_shape(self, a: Shape, b: Shape) -> Shape:
+        return _broadcast(a, b)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QMul(QNode):
+    """clip(rshift_round(a * b, frac_a + frac_b - frac))."""
+
+    frac_a: int = 0
+    frac_b: int = 0
+    op = "q_mul"
+    placement = "host"
+    arity = 2
+
+    def out_shape(self, a: Shape, b: Shape) -> Shape:
+        return _broadcast(a, b)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QScale(QNode):
+    """clip(rshift_round(q * mant, shift)); factor * 2**(frac - in_frac) ~ mant * 2**-shift."""
+
+    mant: int = 1
+    shift: int = 0
+    op = "q_scale"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QConcat(QNode):
+    """Channel concat after aligning every input to ``frac`` (rshift_round)."""
+
+    fracs: tuple[int, ...] = ()
+    op = "q_concat"
+    arity = None
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        return Concat.out_shape(self, *ins)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QReduce(QNode):
+    """max: max of q, aligned; mean: round_div(sum aligned to frac, N), rounding half up."""
+
+    mode: str = "mean"
+    axes: tuple[int, ...] = (2, 3)
+    in_frac: int = 0
+    op = "q_reduce"
+    placement = "host"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return Reduce.out_shape(self, x)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QSigmoid(QNode):
+    """LUT: i = clip(rshift_round(q, in_frac - lut_frac), -lut_half, lut_half); out = lut[i + lut_half]."""
+
+    lut: np.ndarray
+    in_frac: int = 0
+    lut_frac: int = 6
+    op = "q_sigmoid"
+    placement = "host"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QReLU(QNode):
+    op = "q_relu"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QMeanT(QNode):
+    """round_div(sum over T aligned to frac, T)."""
+
+    in_frac: int = 0
+    op = "q_mean_t"
+    placement = "host"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (1, *x[1:])
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QRepeatT(QNode):
+    T: int = 4
+    op = "q_repeat_t"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return RepeatT.out_shape(self, x)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QPatchToTime(QNode):
+    r: int = 2
+    op = "q_patch_to_time"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return PatchToTime.out_shape(self, x)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QTimeToPatch(QNode):
+    r: int = 2
+    op = "q_time_to_patch"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return TimeToPatch.out_shape(self, x)  # type: ignore[arg-type]

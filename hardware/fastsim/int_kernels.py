@@ -1,0 +1,247 @@
+"""Integer kernels of the fast simulator (torch, vectorised over whole images and all T).
+
+Each kernel reproduces ``spikerain.hardware.kernels.reference`` bit for bit: tensors are int64; convolutions run
+in float64, which is exact while every partial sum stays below 2**53 (weights |w| <= 127 and 16-bit payloads
+give sums far below that); the per-step neuron loops are the only loops over time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+from spikerain.converter.ir import quantized as q
+from spikerain.errors import UnsupportedOpError
+
+Kernel = Callable[..., torch.Tensor]
+INT_KERNELS: dict[str, Kernel] = {}
+
+
+def kernel(op: str):
+    def deco(fn):
+        if op in INT_KERNELS:
+            raise ValueError(f"fast-sim kernel for {op} registered twice")
+        INT_KERNELS[op] = fn
+        return fn
+
+    return deco
+
+
+def rshift_round(x: torch.Tensor, s: int) -> torch.Tensor:
+    if s > 0:
+        return (x + (1 << (s - 1))) >> s
+    if s < 0:
+        return x << (-s)
+    return x
+
+
+def round_div(num: torch.Tensor, den: int) -> torch.Tensor:
+    return torch.div(2 * num + den, 2 * den, rounding_mode="floor")
+
+
+def _clip(x: torch.Tensor, bits: int, stats, key="clipped") -> torch.Tensor:
+    lim = (1 << (bits - 1)) - 1
+    if stats is not None:
+        stats[key] = stats.get(key, 0) + int(((x > lim) | (x < -lim)).sum())
+    return x.clamp(-lim, lim)
+
+
+def _count(stats, key, n):
+    if stats is not None:
+        stats[key] = stats.get(key, 0) + int(n)
+
+
+def _ax(a: int) -> int:
+    return 0 if a == 0 else a + 1
+
+
+def _wrap24(x: torch.Tensor, stats) -> torch.Tensor:
+    half = 1 << 23
+    w = torch.remainder(x + half, 1 << 24) - half
+    _count(stats, "wrapped", (w != x).sum())
+    return w
+
+
+@kernel("q_input")
+def k_input(n: q.QInput, x, stats=None):
+    v = torch.round(x.to(torch.float64) * (1 << n.frac)).to(torch.int64)
+    return v.clamp(0, 1 << n.frac).unsqueeze(0)
+
+
+@kernel("q_output")
+def k_output(n, x, stats=None):
+    return x
+
+
+@kernel("q_repeat_t")
+def k_repeat(n: q.QRepeatT, x, stats=None):
+    return x.expand(n.T, *x.shape[1:]).contiguous()
+
+
+def _w(a) -> torch.Tensor:
+    return torch.from_numpy(a.astype("float64"))
+
+
+@kernel("q_conv2d")
+def k_conv(n: q.QConv2d, x, stats=None):
+    T, B = x.shape[:2]
+    acc = F.conv2d(x.flatten(0, 1).to(torch.float64), _w(n.weight_mant), stride=n.stride, padding=n.padding)
+    acc = _wrap24(acc.to(torch.int64), stats)
+    if n.bias_mant.size:
+        acc = acc + (torch.from_numpy(n.bias_mant.astype("int64")) << n.bias_exp).view(1, -1, 1, 1)
+    out = _clip(rshift_round(acc, n.shift), n.bits, stats)
+    return out.unflatten(0, (T, B))
+
+
+@kernel("q_temporal_conv")
+def k_tconv(n: q.QTemporalConv, x, stats=None):
+    L, B, C, H, W = x.shape
+    k = n.weight_mant.shape[2]
+    xs = x.reshape(L // k, k, B, C, H, W).to(torch.float64)
+    acc = torch.einsum("ock,tkbchw->tbohw", _w(n.weight_mant), xs).to(torch.int64)
+    return _clip(rshift_round(acc, n.shift), n.bits, stats)
+
+
+@kernel("q_dense")
+def k_dense(n: q.QDense, x, stats=None):
+    a = _ax(n.axis)
+    y = torch.tensordot(x.movedim(a, -1).to(torch.float64), _w(n.weight_mant), dims=([x.dim() - 1], [1]))
+    return _clip(rshift_round(y.movedim(-1, a).to(torch.int64), n.shift), n.bits, stats)
+
+
+def _up_axis(x: torch.Tensor, axis: int) -> torch.Tensor:
+    n = x.shape[axis]
+    idx = torch.arange(n)
+    prev = x.index_select(axis, (idx - 1).clamp(0, n - 1))
+    nxt = x.index_select(axis, (idx + 1).clamp(0, n - 1))
+    out = torch.stack([3 * x + prev, 3 * x + nxt], dim=axis + 1)
+    return out.flatten(axis, axis + 1)
+
+
+@kernel("q_upsample2x")
+def k_upsample(n, x, stats=None):
+    return rshift_round(_up_axis(_up_axis(x, 3), 4), 4)
+
+
+def _trunc_mul_shift(v: torch.Tensor, factor: int) -> torch.Tensor:
+    """sign(v) * ((|v| * factor) >> 12): Lava's decay with rounding toward zero."""
+    return torch.sign(v) * ((v.abs() * factor) >> 12)
+
+
+@kernel("q_lif")
+def k_lif(n: q.QLIF, x, stats=None):
+    u = torch.zeros(x.shape[1:], dtype=torch.int64)
+    v = torch.zeros_like(u)
+    out = torch.empty_like(x)
+    bias = n.bias_mant << n.bias_exp if n.bias_exp >= 0 else n.bias_mant >> -n.bias_exp
+    vth = n.vth << 6
+    lim = (1 << 23) - 1
+    for t in range(x.shape[0]):
+        u = _trunc_mul_shift(u, 4096 - n.du - 1) if n.du != 4095 else torch.zeros_like(u)
+        u = u + (x[t] << 6)
+        if stats is not None or (u.abs() >= (1 << 23)).any():
+            over, under = u > (1 << 23), u <= -(1 << 23)
+            _count(stats, "wrapped", (over | under).sum())
+            u = u - over.to(torch.int64) * (1 << 24) + under.to(torch.int64) * (1 << 24)
+        v = _trunc_mul_shift(v, 4096 - n.dv) + u + bias
+        _count(stats, "saturated", ((v > lim) | (v < -lim)).sum())
+        v = v.clamp(-lim, lim)
+        s = v > vth
+        v = v.masked_fill(s, 0)
+        out[t] = s
+    return out
+
+
+def _round_half_even_shift(x: torch.Tensor, s: int) -> torch.Tensor:
+    qv = x >> s
+    r = x - (qv << s)
+    half = 1 << (s - 1)
+    return qv + ((r > half) | ((r == half) & ((qv & 1) == 1))).to(torch.int64)
+
+
+@kernel("q_nilif")
+def k_nilif(n: q.QNILIF, x, stats=None):
+    f = n.in_frac
+    lvl_shift = f - (n.levels.bit_length() - 1)
+    out = torch.empty_like(x)
+    u = None
+    for t in range(x.shape[0]):
+        u = x[t].clone() if u is None else rshift_round(u - (out[t - 1] << lvl_shift), n.decay_shift) + x[t]
+        out[t] = _round_half_even_shift(u, f).clamp(0, n.levels)
+    return out
+
+
+@kernel("q_add")
+def k_add(n: q.QAdd, a, b, stats=None):
+    Fm = max(n.frac_a, n.frac_b)
+    A, B = a << (Fm - n.frac_a), b << (Fm - n.frac_b)
+    return _clip(rshift_round(A - B if n.subtract else A + B, Fm - n.frac), n.bits, stats)
+
+
+@kernel("q_mul")
+def k_mul(n: q.QMul, a, b, stats=None):
+    return _clip(rshift_round(a * b, n.frac_a + n.frac_b - n.frac), n.bits, stats)
+
+
+@kernel("q_scale")
+def k_scale(n: q.QScale, x, stats=None):
+    return _clip(rshift_round(x * n.mant, n.shift), n.bits, stats)
+
+
+@kernel("q_concat")
+def k_concat(n: q.QConcat, *xs, stats=None):
+    return torch.cat([rshift_round(x, f - n.frac) for x, f in zip(xs, n.fracs, strict=True)], dim=2)
+
+
+@kernel("q_reduce")
+def k_reduce(n: q.QReduce, x, stats=None):
+    axes = tuple(_ax(a) for a in n.axes)
+    if n.mode == "max":
+        return rshift_round(x.amax(dim=axes, keepdim=True), n.in_frac - n.frac)
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    up, down = max(0, n.frac - n.in_frac), max(0, n.in_frac - n.frac)
+    return round_div(x.sum(dim=axes, keepdim=True) << up, count << down)
+
+
+@kernel("q_sigmoid")
+def k_sigmoid(n: q.QSigmoid, x, stats=None):
+    half = (n.lut.shape[0] - 1) // 2
+    idx = rshift_round(x, n.in_frac - n.lut_frac).clamp(-half, half) + half
+    return torch.from_numpy(n.lut.astype("int64"))[idx]
+
+
+@kernel("q_relu")
+def k_relu(n, x, stats=None):
+    return x.clamp_min(0)
+
+
+@kernel("q_mean_t")
+def k_mean_t(n: q.QMeanT, x, stats=None):
+    up, down = max(0, n.frac - n.in_frac), max(0, n.in_frac - n.frac)
+    return round_div(x.sum(dim=0, keepdim=True) << up, x.shape[0] << down)
+
+
+@kernel("q_patch_to_time")
+def k_p2t(n: q.QPatchToTime, x, stats=None):
+    from spikerain.models.vlifnet import patch_to_time
+
+    return patch_to_time(x, n.r)
+
+
+@kernel("q_time_to_patch")
+def k_t2p(n: q.QTimeToPatch, x, stats=None):
+    from spikerain.models.vlifnet import time_to_patch_channels
+
+    return time_to_patch_channels(x, n.r)
+
+
+def int_kernel(op: str) -> Kernel:
+    try:
+        return INT_KERNELS[op]
+    except KeyError:
+        raise UnsupportedOpError(f"the fast simulator has no kernel for quantized op {op!r}",
+                                 supported=sorted(INT_KERNELS)) from None

@@ -1,0 +1,60 @@
+"""Run a quantized graph in the fast simulator and record activity per layer and timestep."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from spikerain.converter import ir
+from spikerain.hardware.fastsim.int_kernels import int_kernel
+
+
+@dataclass
+class Activity:
+    """Per node: non-zero count per timestep (summed over batch), element count per step, and event stats."""
+
+    nonzero: dict[str, list[int]] = field(default_factory=dict)
+    per_step: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, dict] = field(default_factory=dict)
+
+    def record(self, node: ir.Node, value: torch.Tensor) -> None:
+        T = value.shape[0]
+        self.nonzero[node.name] = [int(c) for c in (value.reshape(T, -1) != 0).sum(dim=1)]
+        self.per_step[node.name] = int(value[0].numel())
+
+
+@torch.inference_mode()
+def simulate(graph: ir.Graph, images: np.ndarray | torch.Tensor, *, keep: bool = False,
+             activity: Activity | None = None, stats: dict | None = None,
+             observe: Callable[[ir.Node, torch.Tensor], None] | None = None) -> dict[str, torch.Tensor]:
+    """Execute ``graph`` on float images ``[B, C, H, W]`` in [0, 1]; returns integer outputs ``[1, B, ...]``
+    (every node's value if ``keep``). ``stats`` gets per-node clip/wrap/saturation counts."""
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    consumers = graph.consumers()
+    remaining = {k: len(v) for k, v in consumers.items()}
+    values: dict[str, torch.Tensor] = {}
+    kept = {}
+    for n in graph.nodes:
+        args = [values[i] for i in n.inputs] if n.inputs else [x]
+        node_stats = None if stats is None else stats.setdefault(n.name, {})
+        values[n.name] = int_kernel(n.op)(n, *args, stats=node_stats)
+        if activity is not None:
+            activity.record(n, values[n.name])
+        if observe is not None:
+            observe(n, values[n.name])
+        if keep:
+            kept[n.name] = values[n.name]
+        for i in n.inputs:
+            remaining[i] -= 1
+            if remaining[i] == 0 and i not in graph.outputs and not keep:
+                del values[i]
+    return kept if keep else {o: values[o] for o in graph.outputs}
+
+
+def dequantized_output(graph: ir.Graph, out: dict[str, torch.Tensor]) -> np.ndarray:
+    """The first output as float ``[B, C, H, W]``."""
+    name = graph.outputs[0]
+    return out[name][0].to(torch.float64).numpy() * 2.0 ** -graph.node(name).frac

@@ -1,0 +1,246 @@
+"""Numpy reference kernels for the quantized IR, registered by op name. Tensors are int64 ``[T, B, C, H, W]``.
+
+``stats`` (optional dict) collects, per node, ``clipped`` (payload clipping), ``wrapped`` (24-bit accumulator or
+LIF current wrap) and ``saturated`` (LIF voltage saturation) counts, and ``elements`` (output elements).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from spikerain.converter.ir import quantized as q
+from spikerain.errors import UnsupportedOpError
+from spikerain.hardware.kernels.fixed import (
+    clip_count,
+    round_div,
+    round_half_even_shift,
+    rshift_round,
+    wrap,
+)
+
+Kernel = Callable[..., np.ndarray]
+REFERENCE: dict[str, Kernel] = {}
+
+
+def kernel(op: str):
+    def deco(fn):
+        if op in REFERENCE:
+            raise ValueError(f"reference kernel for {op} registered twice")
+        REFERENCE[op] = fn
+        return fn
+
+    return deco
+
+
+def _ax(a: int) -> int:
+    return 0 if a == 0 else a + 1
+
+
+def _count(stats, key, n):
+    if stats is not None:
+        stats[key] = stats.get(key, 0) + int(n)
+
+
+@kernel("q_input")
+def k_input(n: q.QInput, x: np.ndarray, stats=None) -> np.ndarray:
+    """x: float image [B, C, H, W] in [0, 1]."""
+    v = np.round(np.asarray(x, dtype=np.float64) * (1 << n.frac)).astype(np.int64)
+    return np.clip(v, 0, 1 << n.frac)[None]
+
+
+@kernel("q_output")
+def k_output(n, x, stats=None):
+    return x
+
+
+@kernel("q_repeat_t")
+def k_repeat(n: q.QRepeatT, x, stats=None):
+    return np.repeat(x, n.T, axis=0)
+
+
+def _conv2d_int(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
+    """Exact integer cross-correlation, x [N, Ci, H, W], w [Co, Ci, kh, kw] -> [N, Co, Ho, Wo]."""
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    co, ci, kh, kw = w.shape
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    return np.einsum("nchwij,ocij->nohw", win, w, optimize=True)
+
+
+@kernel("q_conv2d")
+def k_conv(n: q.QConv2d, x, stats=None):
+    T, B = x.shape[:2]
+    acc = _conv2d_int(x.reshape(T * B, *x.shape[2:]), n.weight_mant.astype(np.int64), n.stride, n.padding)
+    wrapped = wrap(acc, 24)
+    _count(stats, "wrapped", np.count_nonzero(wrapped != acc))
+    acc = wrapped
+    if n.bias_mant.size:
+        acc = acc + (n.bias_mant.astype(np.int64) << n.bias_exp)[None, :, None, None]
+    out = clip_count(rshift_round(acc, n.shift), n.bits, stats, "clipped")
+    return out.reshape(T, B, *out.shape[1:])
+
+
+@kernel("q_temporal_conv")
+def k_tconv(n: q.QTemporalConv, x, stats=None):
+    L, B, C, H, W = x.shape
+    k = n.weight_mant.shape[2]
+    xs = x.reshape(L // k, k, B, C, H, W)
+    acc = np.einsum("ock,tkbchw->tbohw", n.weight_mant.astype(np.int64), xs, optimize=True)
+    return clip_count(rshift_round(acc, n.shift), n.bits, stats, "clipped")
+
+
+@kernel("q_dense")
+def k_dense(n: q.QDense, x, stats=None):
+    a = _ax(n.axis)
+    acc = np.moveaxis(np.tensordot(np.moveaxis(x, a, -1), n.weight_mant.astype(np.int64).T, axes=1), -1, a)
+    return clip_count(rshift_round(acc, n.shift), n.bits, stats, "clipped")
+
+
+def _up_axis(x: np.ndarray, axis: int) -> np.ndarray:
+    """Along ``axis``: out[2i] = 3 x[i] + x[i-1], out[2i+1] = 3 x[i] + x[i+1], indices clamped (x4 scale)."""
+    n = x.shape[axis]
+    prev = np.take(x, np.clip(np.arange(n) - 1, 0, n - 1), axis=axis)
+    nxt = np.take(x, np.clip(np.arange(n) + 1, 0, n - 1), axis=axis)
+    even, odd = 3 * x + prev, 3 * x + nxt
+    out = np.stack([even, odd], axis=axis + 1)
+    shape = list(x.shape)
+    shape[axis] = 2 * n
+    return out.reshape(shape)
+
+
+@kernel("q_upsample2x")
+def k_upsample(n: q.QUpsample2x, x, stats=None):
+    return rshift_round(_up_axis(_up_axis(x, 3), 4), 4)
+
+
+@kernel("q_lif")
+def k_lif(n: q.QLIF, x, stats=None):
+    """Lava ``PyLifModelBitAcc`` step by step over T (see loihi_lava.md §3)."""
+    u = np.zeros(x.shape[1:], np.int64)
+    v = np.zeros(x.shape[1:], np.int64)
+    out = np.zeros_like(x)
+    bias = n.bias_mant << n.bias_exp if n.bias_exp >= 0 else n.bias_mant >> -n.bias_exp
+    vth = n.vth << 6
+    for t in range(x.shape[0]):
+        decay_u = 4096 - n.du - 1
+        u = np.sign(u) * ((np.abs(u) * decay_u) >> 12)
+        u = u + (x[t] << 6)
+        over = u > (1 << 23)
+        under = u <= -(1 << 23)
+        _count(stats, "wrapped", np.count_nonzero(over | under))
+        u = np.where(over, u - (1 << 24), np.where(under, u + (1 << 24), u))
+        decay_v = 4096 - n.dv
+        v = np.sign(v) * ((np.abs(v) * decay_v) >> 12)
+        v = v + u + bias
+        lim = (1 << 23) - 1
+        _count(stats, "saturated", np.count_nonzero((v > lim) | (v < -lim)))
+        v = np.clip(v, -lim, lim)
+        s = v > vth
+        v = np.where(s, 0, v)
+        out[t] = s
+    return out
+
+
+@kernel("q_nilif")
+def k_nilif(n: q.QNILIF, x, stats=None):
+    f = n.in_frac
+    lvl_shift = f - int(np.log2(n.levels))
+    out = np.zeros_like(x)
+    u = None
+    for t in range(x.shape[0]):
+        if u is None:
+            u = x[t].copy()
+        else:
+            u = rshift_round(u - (out[t - 1] << lvl_shift), n.decay_shift) + x[t]
+        out[t] = np.clip(round_half_even_shift(u, f), 0, n.levels)
+    return out
+
+
+def _align(x, f_from: int, f_to: int):
+    return rshift_round(x, f_from - f_to)
+
+
+@kernel("q_add")
+def k_add(n: q.QAdd, a, b, stats=None):
+    F = max(n.frac_a, n.frac_b)
+    A, B = a << (F - n.frac_a), b << (F - n.frac_b)
+    s = A - B if n.subtract else A + B
+    return clip_count(rshift_round(s, F - n.frac), n.bits, stats, "clipped")
+
+
+@kernel("q_mul")
+def k_mul(n: q.QMul, a, b, stats=None):
+    return clip_count(rshift_round(a * b, n.frac_a + n.frac_b - n.frac), n.bits, stats, "clipped")
+
+
+@kernel("q_scale")
+def k_scale(n: q.QScale, x, stats=None):
+    return clip_count(rshift_round(x * n.mant, n.shift), n.bits, stats, "clipped")
+
+
+@kernel("q_concat")
+def k_concat(n: q.QConcat, *xs, stats=None):
+    return np.concatenate([_align(x, f, n.frac) for x, f in zip(xs, n.fracs, strict=True)], axis=2)
+
+
+@kernel("q_reduce")
+def k_reduce(n: q.QReduce, x, stats=None):
+    axes = tuple(_ax(a) for a in n.axes)
+    if n.mode == "max":
+        return _align(x.max(axis=axes, keepdims=True), n.in_frac, n.frac)
+    count = int(np.prod([x.shape[a] for a in axes]))
+    total = x.sum(axis=axes, keepdims=True)
+    up, down = max(0, n.frac - n.in_frac), max(0, n.in_frac - n.frac)
+    return round_div(total << up, count << down)
+
+
+@kernel("q_sigmoid")
+def k_sigmoid(n: q.QSigmoid, x, stats=None):
+    half = (n.lut.shape[0] - 1) // 2
+    idx = np.clip(_align(x, n.in_frac, n.lut_frac), -half, half) + half
+    return n.lut.astype(np.int64)[idx]
+
+
+@kernel("q_relu")
+def k_relu(n, x, stats=None):
+    return np.maximum(x, 0)
+
+
+@kernel("q_mean_t")
+def k_mean_t(n: q.QMeanT, x, stats=None):
+    up, down = max(0, n.frac - n.in_frac), max(0, n.in_frac - n.frac)
+    return round_div(x.sum(axis=0, keepdims=True) << up, x.shape[0] << down)
+
+
+@kernel("q_patch_to_time")
+def k_p2t(n: q.QPatchToTime, x, stats=None):
+    T, B, C, H, W = x.shape
+    r = n.r
+    y = x.reshape(T, B, C, H // r, r, W // r, r).transpose(0, 4, 6, 1, 2, 3, 5)
+    return y.reshape(T * r * r, B, C, H // r, W // r)
+
+
+@kernel("q_time_to_patch")
+def k_t2p(n: q.QTimeToPatch, x, stats=None):
+    L, B, C, h, w = x.shape
+    r2 = n.r * n.r
+    return x.reshape(L // r2, r2, B, C, h, w).transpose(0, 2, 3, 1, 4, 5).reshape(L // r2, B, C * r2, h, w)
+
+
+def reference_kernel(op: str) -> Kernel:
+    try:
+        return REFERENCE[op]
+    except KeyError:
+        raise UnsupportedOpError(f"no reference kernel for quantized op {op!r}", supported=sorted(REFERENCE)) \
+            from None
+
+
+def run_reference(graph, images: np.ndarray, *, keep: bool = False, stats: dict | None = None) -> dict:
+    """Execute a quantized graph with the numpy kernels. Returns integer outputs (all nodes if ``keep``)."""
+    values: dict[str, np.ndarray] = {}
+    for node in graph.nodes:
+        args = [values[i] for i in node.inputs] if node.inputs else [images]
+        node_stats = None if stats is None else stats.setdefault(node.name, {})
+        values[node.name] = reference_kernel(node.op)(node, *args, stats=node_stats)
+    return values if keep else {o: values[o] for o in graph.outputs}
