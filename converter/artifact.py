@@ -131,7 +131,7 @@ def load_artifact(path: str | os.PathLike) -> ir.Graph:
     except ArtifactError:
         raise
     except UnsupportedOpError as e:
-        raise ArtifactError(f"{p} uses an op this version does not know: {e}",
+        raise ArtifactError(f"{p} uses an op this version does not know ({e.args[0]})",
                             fix="use the spikerain version that wrote it") from e
     except (OSError, KeyError, ValueError, TypeError) as e:
         raise ArtifactError(f"{p} is truncated or corrupt ({type(e).__name__}: {e})",

@@ -42,6 +42,8 @@ class QuantConfig:
 
 #: the signed 24-bit accumulator of a Loihi synapse group (Lava's Conv wraps there)
 ACC_LIMIT = float(1 << 23)
+#: Lava's LIF threshold mantissa (17 bits, unsigned)
+VTH_MAX = (1 << 17) - 1
 
 
 def choose_frac(max_abs: float, bits: int, cfg: QuantConfig) -> int:
@@ -94,6 +96,16 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
     def graded(name: str) -> _Edge:
         return _Edge(choose_frac(max_abs.get(name, 0.0), B, cfg), B, "graded")
 
+    def rescale(owner: str, src: str, k: int, why: str) -> str:
+        """Insert a graded-spike rescale (>> k, rounding half up) of ``src`` in front of ``owner``."""
+        name = f"{owner}.input_rescale"
+        e_in = edges[src]
+        nodes.append(q.QScale(name=name, inputs=(src,), mant=1, shift=k, frac=e_in.frac - k, bits=e_in.bits))
+        edges[name] = _Edge(e_in.frac - k, e_in.bits, "graded")
+        layers[name] = {"op": "scale", "frac": e_in.frac - k, "bits": e_in.bits, "kind": "graded",
+                        "placement": "on-chip", "inserted": why}
+        return name
+
     for n in graph.nodes:
         ins = [edges[i] for i in n.inputs]
         common = {"name": n.name, "inputs": n.inputs}
@@ -118,13 +130,8 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
             fan = float(np.abs(mant).reshape(mant.shape[0], -1).sum(axis=1).max()) if mant.size else 0.0
             if ins[0].kind == "graded" and in_max * fan >= ACC_LIMIT:
                 k = math.ceil(math.log2(in_max * fan / ACC_LIMIT))
-                pre = f"{n.name}.input_rescale"
-                nodes.append(q.QScale(name=pre, inputs=(src,), mant=1, shift=k, frac=ins[0].frac - k,
-                                      bits=ins[0].bits))
-                edges[pre] = _Edge(ins[0].frac - k, ins[0].bits, "graded")
-                layers[pre] = {"op": "scale", "frac": ins[0].frac - k, "bits": ins[0].bits, "kind": "graded",
-                               "placement": "on-chip", "inserted": "keeps the 24-bit accumulator from wrapping"}
-                common["inputs"] = (pre,) + tuple(n.inputs[1:])
+                pre = rescale(n.name, src, k, "keeps the 24-bit accumulator from wrapping")
+                common["inputs"] = (pre,)
                 ins = [edges[pre]]
             shift = ins[0].frac - ew - e.frac
             info.update(weight_exp=ew, weight_sqnr_db=_sqnr(n.weight, mant * 2.0**ew))
@@ -144,10 +151,13 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
         elif isinstance(n, ir.LIF):
             if n.v_reset != 0.0 or n.tau <= 1.0:
                 raise UnsupportedOpError(f"LIF {n.name}: only v_reset=0, tau>1 map onto Lava's LIF")
+            over = math.ceil(math.log2(max(1.0, n.v_threshold * 2.0 ** ins[0].frac / VTH_MAX)))
+            if over > 0:  # the threshold mantissa has 17 bits: coarsen a very fine input scale first
+                pre = rescale(n.name, n.inputs[0], over, "keeps the 17-bit threshold mantissa in range")
+                common["inputs"] = (pre,)
+                ins = [edges[pre]]
             f = ins[0].frac
             vth = int(round(n.v_threshold * 2.0**f))
-            if vth > (1 << 17) - 1:
-                raise UnsupportedOpError(f"LIF {n.name}: threshold mantissa {vth} exceeds 17 bits at frac {f}")
             e = _Edge(0, 1, "spike")
             new = q.QLIF(**common, du=4095, dv=int(round(4096 * (1.0 - 1.0 / n.tau))), vth=vth, frac=0, bits=1)
             info.update(vth=vth, threshold_error=vth / 2.0**f - n.v_threshold)

@@ -22,8 +22,21 @@ def setup_logging(verbosity: int) -> None:
     root.propagate = False
 
 
+def finite_json(obj):
+    """Replace non-finite floats (which strict JSON cannot hold) by the strings "inf", "-inf", "nan"."""
+    if isinstance(obj, float) and obj != obj:
+        return "nan"
+    if isinstance(obj, float) and obj in (float("inf"), float("-inf")):
+        return "inf" if obj > 0 else "-inf"
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
 def print_json(obj) -> None:
-    json.dump(obj, sys.stdout, indent=2, default=_json_default)
+    json.dump(finite_json(obj), sys.stdout, indent=2, default=_json_default, allow_nan=False)
     sys.stdout.write("\n")
     sys.stdout.flush()
 

@@ -1,5 +1,6 @@
 """spikerain's graph IR: frozen dataclass nodes grouped by family, and the graph. Imports without torch."""
 
+from spikerain.converter.ir import quantized  # noqa: F401  (registers the quantized ops)
 from spikerain.converter.ir.graph import Graph, format_table, graphs_equal, infer_shapes, validate
 from spikerain.converter.ir.neuron import LIF, NILIF
 from spikerain.converter.ir.node import OPS, Node, nodes_equal, op_class, register_op

@@ -1,0 +1,54 @@
+"""``spikerain convert``: checkpoint -> quantized Loihi fixed-point deployment artifact (model.h5)."""
+
+from __future__ import annotations
+
+import logging
+
+from spikerain.console import print_json
+
+HELP = "trace, fold, calibrate and quantize a network to Loihi fixed point; write the HDF5 artifact"
+EXAMPLE = "spikerain convert --model vlifnet -o model.h5"
+
+log = logging.getLogger("spikerain")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("-o", "--output", default="model.h5", help="artifact to write (atomically)")
+    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("--checkpoint", help="default: the shipped checkpoint for --model")
+    p.add_argument("--calib", help="folder of calibration images (default: the shipped calibration set)")
+    p.add_argument("--calib-size", type=int, default=64, help="calibration crop side (multiple of 8)")
+    p.add_argument("--headroom", type=float, default=1.25, help="calibration maximum multiplier")
+    p.add_argument("--payload-bits", type=int, default=16, help="graded-spike payload width")
+    p.add_argument("--strict", action="store_true", help="fail if any layer clips, wraps or saturates")
+
+
+def run(args) -> int:
+    from spikerain.converter.artifact import save_artifact
+    from spikerain.converter.convert import convert_model, default_calibration_images, load_calibration_dir
+    from spikerain.converter.quantize import QuantConfig
+    from spikerain.errors import UsageError
+    from spikerain.models.checkpoint import load_default_or
+
+    if args.calib_size % 8 or args.calib_size < 16:
+        raise UsageError("--calib-size must be a multiple of 8, at least 16")
+    model = load_default_or(args.checkpoint, args.model)
+    if args.calib:
+        images, source = load_calibration_dir(args.calib, args.calib_size), str(args.calib)
+    else:
+        images, source = default_calibration_images(args.calib_size), "shipped"
+    cfg = QuantConfig(headroom=args.headroom, payload_bits=args.payload_bits)
+    log.info("converting %s (%d calibration images, %s)", args.model, len(images), source)
+    _, qgraph, report = convert_model(model, calib_images=images, cfg=cfg, strict=args.strict,
+                                      calib_source=source)
+    qgraph.meta["checkpoint"] = str(args.checkpoint or "shipped")
+    digest = save_artifact(args.output, qgraph)
+    s = report["summary"]
+    if args.json:
+        print_json({"output": args.output, "checksum": digest, "summary": s, "calibration": report["calibration"],
+                    "layers": report["layers"]})
+    else:
+        print(f"wrote {args.output}: {s['nodes']} nodes ({s['host_nodes']} on the host), output SQNR "
+              f"{s['output_sqnr_db']:.1f} dB, clipped {s['clipped']}, wrapped {s['wrapped']}, "
+              f"saturated {s['saturated']} ({s['seconds']:.1f} s)")
+    return 0
