@@ -59,7 +59,7 @@ def test_derain_writes_output_and_json(tmp_path, ckpt):
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     assert res["tiled"] and res["size"] == [50, 90] and res["model"]["dim"] == 16
-    assert res["metrics"]["input"]["psnr_y"] == float("inf")
+    assert res["metrics"]["input"]["psnr_y"] == "inf"  # strict JSON has no Infinity
     assert read_image(tmp_path / "out.png").shape == (50, 90, 3)
 
 
@@ -84,3 +84,47 @@ def test_derain_refuses_unsafe_checkpoint(tmp_path):
 
     r = run_cli("derain", str(sample_pair()[0]), str(tmp_path / "o.png"), "--checkpoint", str(tmp_path / "evil.pth"))
     assert r.returncode == 3 and "code execution" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def artifact(tmp_path_factory, ckpt):
+    import numpy as np
+
+    from spikerain.imageio import write_image
+
+    d = tmp_path_factory.mktemp("art")
+    for i in range(2):
+        write_image(d / "calib" / f"c{i}.png", np.random.default_rng(i).random((20, 20, 3)))
+    out = d / "model.h5"
+    r = run_cli("convert", "--checkpoint", str(ckpt), "--calib", str(d / "calib"), "--calib-size", "16", "-o",
+                str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    res = json.loads(r.stdout)
+    assert res["summary"]["nodes"] > 1000 and res["calibration"]["images"] == 2
+    return out
+
+
+def test_inspect_table_and_json(artifact):
+    r = run_cli("inspect", str(artifact), "--limit", "5")
+    assert r.returncode == 0 and "q_conv2d" in r.stdout and "quantization: output SQNR" in r.stdout
+    r = run_cli("inspect", str(artifact), "--json")
+    nodes = json.loads(r.stdout)["nodes"]
+    assert nodes[0]["op"] == "q_input" and any(n["placement"] == "host" for n in nodes)
+
+
+def test_simulate_writes_image_and_activity(tmp_path, artifact):
+    from spikerain.hardware.fastsim.activity import read_activity
+
+    r = run_cli("simulate", str(artifact), "-o", str(tmp_path / "s.png"), "--record", str(tmp_path / "a.h5"),
+                "--json")
+    assert r.returncode == 0, r.stderr
+    assert read_image(tmp_path / "s.png").shape == (160, 240, 3)
+    act = read_activity(tmp_path / "a.h5")
+    lif = next(v for v in act.values() if v["op"] == "q_lif")
+    assert len(lif["nonzero_per_step"]) == 4
+
+
+def test_inspect_rejects_a_non_artifact(tmp_path):
+    (tmp_path / "x.h5").write_text("nope")
+    r = run_cli("inspect", str(tmp_path / "x.h5"))
+    assert r.returncode == 3 and "not an HDF5 file" in r.stderr
