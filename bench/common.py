@@ -56,21 +56,21 @@ def median_time(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     return sorted(times)[len(times) // 2], times
 
 
-def write_results(name: str, payload: dict, table_md: str) -> Path:
+def write_results(name: str, payload: dict, table_md: str, doc: Path = DOC) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-    _update_doc(name, table_md)
+    out.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    _update_doc(name, table_md, doc)
     return out
 
 
-def _update_doc(name: str, table_md: str) -> None:
-    """Replace the section between ``<!-- bench:NAME -->`` markers in docs/benchmarks.md."""
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+def _update_doc(name: str, table_md: str, doc: Path = DOC) -> None:
+    """Replace the section between ``<!-- bench:NAME -->`` markers in ``doc`` (docs/benchmarks.md)."""
+    text = doc.read_text() if doc.exists() else "# Benchmarks\n"
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     block = f"{start}\n{table_md.rstrip()}\n{end}"
     if start in text:
         text = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _m: block, text, flags=re.S)
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text)
+    doc.write_text(text)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -26,6 +25,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from spikerain.atomic import atomic_path
 from spikerain.errors import CheckpointError
 from spikerain.models.registry import build_from_config, build_model
 
@@ -147,16 +147,17 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **extra) -> None:
     """Atomically write ``{"format", "config", "state_dict", **extra}`` to ``path``."""
     payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.config.to_dict(),
                "state_dict": model.state_dict(), **extra}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".tmp") as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+
+def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Copy a training checkpoint without optimizer and RNG state (what spikerain ships)."""
+    ckpt = read_checkpoint(src)
+    model = load_model(src)
+    keep = {k: ckpt.payload[k] for k in ("step", "train_config", "history", "best_val_psnr")
+            if k in ckpt.payload}
+    save_checkpoint(dst, model, **keep)
 
 
 def random_model(name: str, seed: int = 0, **config) -> nn.Module:

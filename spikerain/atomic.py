@@ -24,8 +24,11 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
                                suffix=suffix if suffix is not None else target.suffix)
     os.close(fd)
     tmp_path = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
