@@ -1,12 +1,16 @@
-"""Run every benchmark (``make bench``)."""
+"""Run every benchmark (``make bench``): models, converter, quantization quality."""
 
 import sys
 
-from bench import models
+from bench import converter, models, quantization
 
 
 def main() -> int:
-    return models.main(sys.argv[1:])
+    for bench in (models, converter, quantization):
+        rc = bench.main([])
+        if rc:
+            return rc
+    return 0
 
 
 if __name__ == "__main__":

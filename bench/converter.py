@@ -1,0 +1,73 @@
+"""Conversion time, fast-simulator speed against the float PyTorch forward, and peak memory.
+
+For each network at dim 48 (random weights; the numbers do not depend on training), in a fresh process:
+conversion time (frontend, passes, calibration on the shipped set, quantization, report); then, at 256x256,
+the median float forward (PyTorch model, inference mode) and the median fast-simulator run of the artifact on
+the same image, and their ratio; and the peak RSS of the process.
+
+    python -m bench.converter [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from bench.common import machine, median_time, peak_rss_mb, run_worker, write_results
+
+
+def worker(spec: dict) -> dict:
+    import torch
+
+    from spikerain.converter.convert import convert_model
+    from spikerain.hardware.fastsim.simulate import simulate
+    from spikerain.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model(spec["net"], dim=spec["dim"]).eval()
+    t0 = time.perf_counter()
+    _, qg, _ = convert_model(model, report_images=1)
+    convert_s = time.perf_counter() - t0
+    x = torch.rand(1, 3, spec["size"], spec["size"])
+
+    def fwd():
+        with torch.inference_mode():
+            model(x)
+
+    float_s, _ = median_time(fwd, spec["repeats"])
+    sim_s, _ = median_time(lambda: simulate(qg, x), spec["repeats"])
+    return {**spec, "convert_s": convert_s, "float_s": float_s, "fastsim_s": sim_s, "ratio": sim_s / float_s,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="dim 16 at 128x128")
+    args = ap.parse_args(argv)
+    dim, size = (16, 128) if args.quick else (48, 256)
+    rows = []
+    for net in ("vlifnet", "esdnet"):
+        row = run_worker("bench.converter", {"net": net, "dim": dim, "size": size, "repeats": 3})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    table = ["## Converter and fast simulator (`bench/converter.py`)", "",
+             f"dim {dim}, random weights; conversion uses the shipped calibration set (8 crops of 64x64); the "
+             f"fast simulator runs the quantized artifact on one {size}x{size} image, against the float PyTorch "
+             "forward of the same model in the same process (median of 3).", "",
+             "| network | convert | float forward | fast simulator | ratio | peak RSS |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| {r['net']} | {r['convert_s']:.1f} s | {r['float_s']:.2f} s | {r['fastsim_s']:.2f} s | "
+                     f"{r['ratio']:.2f}x | {r['peak_rss_mb']:.0f} MB |")
+    m = machine()
+    table += ["", f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."]
+    write_results("converter", {"machine": m, "rows": rows}, "\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
+        print(json.dumps(worker(json.loads(sys.argv[1]))))
+    else:
+        sys.exit(main())
