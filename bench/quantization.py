@@ -37,8 +37,9 @@ def evaluate(model_name: str, pairs) -> dict:
         f = restore_whole(model, rainy)
         x = torch.from_numpy(np.ascontiguousarray(rainy.transpose(2, 0, 1)))[None]
         qo = dequantized_output(qg, simulate(qg, x))[0].transpose(1, 2, 0)
-        rows.append({"name": name, "input": psnr_y(quantize8(rainy), quantize8(clean)),
-                     "float": psnr_y(quantize8(f), quantize8(clean)), "quantized": psnr_y(quantize8(qo), quantize8(clean))})
+        target = quantize8(clean)
+        rows.append({"name": name, "input": psnr_y(quantize8(rainy), target), "float": psnr_y(quantize8(f), target),
+                     "quantized": psnr_y(quantize8(qo), target)})
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("input", "float", "quantized")}
     return {"model": model_name, "images": rows, "mean": mean, "loss_db": mean["float"] - mean["quantized"],
             "convert_s": t_convert, "summary": report["summary"]}
