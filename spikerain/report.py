@@ -43,6 +43,16 @@ def write_html_report(path: str | Path, report: dict, folder: str | Path) -> Non
             ["", "Y-PSNR (dB)", "Y-SSIM", "RGB PSNR (dB)", "RGB SSIM"],
             [[k, f"{m['psnr_y']:.2f}", f"{m['ssim_y']:.4f}", f"{m['psnr_rgb']:.2f}", f"{m['ssim_rgb']:.4f}"]
              for k, m in (("rainy input", mi), ("derained", mo))]))
+    conv = next((s for s in report["steps"] if s["name"] == "convert"), None)
+    if conv:
+        q = conv["summary"]
+        parts.append("<h2>Quantization</h2>" + _table(
+            ["nodes", "on the host", "output SQNR (dB)", "clipped", "wrapped", "saturated"],
+            [[q["nodes"], q["host_nodes"], f"{q['output_sqnr_db']:.1f}", q["clipped"], q["wrapped"], q["saturated"]]]))
+    sim = next((s for s in report["steps"] if s["name"] == "fast simulator"), None)
+    if sim and "metrics" in sim:
+        parts.append(f"<p>Quantized model in the fast simulator ({html.escape(sim['backend_reason'])}): "
+                     f"Y-PSNR {sim['metrics']['psnr_y']:.2f} dB.</p>")
     prov = report.get("provenance", {})
     parts.append("<h2>Provenance</h2>" + _table(["item", "value"], [[k, v] for k, v in prov.items()]))
     doc = (f"<!doctype html><html><head><meta charset='utf-8'><title>spikerain demo</title>"
