@@ -1,0 +1,1 @@
+"""Interchange formats hanging off the IR (ONNX; netx and NIR to come)."""

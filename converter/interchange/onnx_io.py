@@ -1,0 +1,246 @@
+"""ONNX export and import of the float IR.
+
+Export: every IR node becomes a small group of standard ONNX ops (opset 17) on batch-free ``[T, C, H, W]``
+tensors; each neuron becomes a call to a model-local function in the ``spikerain`` domain (``LIF_*``,
+``NILIF_*``) whose body unrolls the time loop with standard ops, so onnxruntime runs the whole network.
+The last ONNX node of each group carries, in ``doc_string``, the IR node it came from (op, name, inputs, scalar
+parameters); array parameters are initializers named ``<node>::<field>``.
+
+Import reads those annotations back, so files written by :func:`export_onnx` round-trip exactly. An ONNX file
+without them (from another exporter) is refused with a clear error rather than guessed at.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from spikerain.converter import ir
+from spikerain.errors import InputError, UnsupportedOpError
+
+OPSET = 17
+DOMAIN = "spikerain"
+TAG = "spikerain-ir:"
+
+
+class _Exporter:
+    def __init__(self, graph: ir.Graph):
+        self.g = graph
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.functions: dict[str, onnx.FunctionProto] = {}
+        self.k = 0
+
+    def tmp(self, base: str) -> str:
+        self.k += 1
+        return f"{base}::t{self.k}"
+
+    def const(self, base: str, value, dtype=np.float32) -> str:
+        name = self.tmp(base)
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def array(self, node: ir.Node, field: str) -> str:
+        name = f"{node.name}::{field}"
+        self.inits.append(numpy_helper.from_array(np.asarray(getattr(node, field)), name))
+        return name
+
+    def emit(self, op: str, inputs: list[str], output: str, domain: str = "", **attrs) -> str:
+        self.nodes.append(helper.make_node(op, inputs, [output], domain=domain, **attrs))
+        return output
+
+
+def _tag(n: ir.Node) -> str:
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in n.params().items()}
+    stored = sorted(k for k, v in n.arrays().items() if v.size)  # empty arrays (no bias) keep their default
+    return TAG + json.dumps({"op": n.op, "name": n.name, "inputs": list(n.inputs), "params": params,
+                             "arrays": stored})
+
+
+def _lif_function(name: str, T: int, n: ir.LIF) -> onnx.FunctionProto:
+    """H = V*(1 - 1/tau) + v_reset/tau + X; S = H >= th; V = H*(1 - S) + v_reset*S, unrolled over T."""
+    nodes = [helper.make_node("Constant", [], ["keep"], value=helper.make_tensor("", TensorProto.FLOAT, [],
+                                                                              [1.0 - 1.0 / n.tau])),
+             helper.make_node("Constant", [], ["th"], value=helper.make_tensor("", TensorProto.FLOAT, [],
+                                                                            [n.v_threshold])),
+             helper.make_node("Constant", [], ["vr"], value=helper.make_tensor("", TensorProto.FLOAT, [], [n.v_reset])),
+             helper.make_node("Constant", [], ["one"], value=helper.make_tensor("", TensorProto.FLOAT, [], [1.0])),
+             helper.make_node("Constant", [], ["ax0"], value=helper.make_tensor("", TensorProto.INT64, [1], [0]))]
+    outs = []
+    v = None
+    for t in range(T):
+        nodes.append(helper.make_node("Constant", [], [f"i{t}"], value=helper.make_tensor("", TensorProto.INT64, [],
+                                                                                       [t])))
+        nodes.append(helper.make_node("Gather", ["x", f"i{t}"], [f"x{t}"], axis=0))
+        if v is None:
+            nodes.append(helper.make_node("Identity", [f"x{t}"], [f"h{t}"]))
+        else:
+            nodes += [helper.make_node("Sub", [v, "vr"], [f"d{t}"]),
+                      helper.make_node("Mul", [f"d{t}", "keep"], [f"k{t}"]),
+                      helper.make_node("Add", [f"k{t}", "vr"], [f"kr{t}"]),
+                      helper.make_node("Add", [f"kr{t}", f"x{t}"], [f"h{t}"])]
+        nodes += [helper.make_node("GreaterOrEqual", [f"h{t}", "th"], [f"b{t}"]),
+                  helper.make_node("Cast", [f"b{t}"], [f"s{t}"], to=TensorProto.FLOAT),
+                  helper.make_node("Where", [f"b{t}", "vr", f"h{t}"], [f"v{t}"]),
+                  helper.make_node("Unsqueeze", [f"s{t}", "ax0"], [f"o{t}"])]
+        v = f"v{t}"
+        outs.append(f"o{t}")
+    nodes.append(helper.make_node("Concat", outs, ["y"], axis=0))
+    return helper.make_function(DOMAIN, name, ["x"], ["y"], nodes, [helper.make_opsetid("", OPSET)])
+
+
+def _nilif_function(name: str, T: int, n: ir.NILIF) -> onnx.FunctionProto:
+    """u = (u - s)*decay + x; s = Round(Clip(u, 0, D)) / D (Round is half to even), unrolled over T."""
+
+    def c(nm, val, dt=TensorProto.FLOAT, dims=()):
+        return helper.make_node("Constant", [], [nm], value=helper.make_tensor("", dt, list(dims),
+                                                                            val if dims else [val]))
+
+    nodes = [c("decay", n.decay), c("lo", 0.0), c("hi", float(n.levels)), c("D", float(n.levels)),
+             c("ax0", [0], TensorProto.INT64, (1,))]
+    outs, u, s = [], None, None
+    for t in range(T):
+        nodes += [c(f"i{t}", t, TensorProto.INT64), helper.make_node("Gather", ["x", f"i{t}"], [f"x{t}"], axis=0)]
+        if u is None:
+            nodes.append(helper.make_node("Identity", [f"x{t}"], [f"u{t}"]))
+        else:
+            nodes += [helper.make_node("Sub", [u, s], [f"d{t}"]), helper.make_node("Mul", [f"d{t}", "decay"],
+                                                                                   [f"m{t}"]),
+                      helper.make_node("Add", [f"m{t}", f"x{t}"], [f"u{t}"])]
+        nodes += [helper.make_node("Clip", [f"u{t}", "lo", "hi"], [f"c{t}"]),
+                  helper.make_node("Round", [f"c{t}"], [f"r{t}"]),
+                  helper.make_node("Div", [f"r{t}", "D"], [f"s{t}"]),
+                  helper.make_node("Unsqueeze", [f"s{t}", "ax0"], [f"o{t}"])]
+        u, s = f"u{t}", f"s{t}"
+        outs.append(f"o{t}")
+    nodes.append(helper.make_node("Concat", outs, ["y"], axis=0))
+    return helper.make_function(DOMAIN, name, ["x"], ["y"], nodes, [helper.make_opsetid("", OPSET)])
+
+
+def _export_node(e: _Exporter, n: ir.Node) -> None:
+    shapes = e.g.shapes
+    xs = list(n.inputs)
+    out = n.name
+    tag = _tag(n)
+
+    def last(op, inputs, **attrs):
+        e.nodes.append(helper.make_node(op, inputs, [out], doc_string=tag, **attrs))
+
+    if isinstance(n, ir.Input):
+        return
+    if isinstance(n, ir.Output):
+        last("Identity", xs)
+    elif isinstance(n, ir.RepeatT):
+        last("Tile", [xs[0], e.const(n.name, [n.T, 1, 1, 1], np.int64)])
+    elif isinstance(n, ir.Conv2d):
+        ins = [xs[0], e.array(n, "weight")] + ([e.array(n, "bias")] if n.bias.size else [])
+        last("Conv", ins, strides=[n.stride] * 2, pads=[n.padding] * 4)
+    elif isinstance(n, ir.BatchNorm):
+        last("BatchNormalization", [xs[0], e.array(n, "gamma"), e.array(n, "beta"), e.array(n, "mean"),
+                                    e.array(n, "var")], epsilon=n.eps)
+    elif isinstance(n, (ir.LIF, ir.NILIF)):
+        T = shapes[n.inputs[0]][0]
+        if isinstance(n, ir.LIF):
+            fname = f"LIF_T{T}_tau{n.tau:g}_th{n.v_threshold:g}_vr{n.v_reset:g}".replace(".", "p").replace("-", "m")
+            e.functions.setdefault(fname, _lif_function(fname, T, n))
+        else:
+            fname = f"NILIF_T{T}_D{n.levels}_b{n.decay:g}".replace(".", "p")
+            e.functions.setdefault(fname, _nilif_function(fname, T, n))
+        e.nodes.append(helper.make_node(fname, xs, [out], domain=DOMAIN, doc_string=tag))
+    elif isinstance(n, ir.PatchToTime):
+        T, C, H, W = shapes[n.inputs[0]]
+        r = n.r
+        a = e.emit("Reshape", [xs[0], e.const(n.name, [T, C, H // r, r, W // r, r], np.int64)], e.tmp(n.name))
+        b = e.emit("Transpose", [a], e.tmp(n.name), perm=[0, 3, 5, 1, 2, 4])
+        last("Reshape", [b, e.const(n.name, [T * r * r, C, H // r, W // r], np.int64)])
+    elif isinstance(n, ir.TimeToPatch):
+        L, C, h, w = shapes[n.inputs[0]]
+        r2 = n.r * n.r
+        a = e.emit("Reshape", [xs[0], e.const(n.name, [L // r2, r2, C, h, w], np.int64)], e.tmp(n.name))
+        b = e.emit("Transpose", [a], e.tmp(n.name), perm=[0, 2, 1, 3, 4])
+        last("Reshape", [b, e.const(n.name, [L // r2, C * r2, h, w], np.int64)])
+    elif isinstance(n, ir.Upsample2x):
+        last("Resize", [xs[0], "", e.const(n.name, [1, 1, 2, 2])], mode="linear",
+             coordinate_transformation_mode="half_pixel")
+    elif isinstance(n, ir.TemporalConv):
+        L, C, H, W = shapes[n.inputs[0]]
+        k = n.weight.shape[2]
+        a = e.emit("Reshape", [xs[0], e.const(n.name, [L // k, k, C, H, W], np.int64)], e.tmp(n.name))
+        last("Einsum", [e.array(n, "weight"), a], equation="ock,tkchw->tohw")
+    elif isinstance(n, ir.Dense):
+        perm = [1, 2, 3, 0] if n.axis == 0 else [0, 2, 3, 1]
+        back = [3, 0, 1, 2] if n.axis == 0 else [0, 3, 1, 2]
+        a = e.emit("Transpose", [xs[0]], e.tmp(n.name), perm=perm)
+        wt = e.emit("Transpose", [e.array(n, "weight")], e.tmp(n.name), perm=[1, 0])
+        b = e.emit("MatMul", [a, wt], e.tmp(n.name))
+        last("Transpose", [b], perm=back)
+    elif isinstance(n, ir.Reduce):
+        last("ReduceMean" if n.mode == "mean" else "ReduceMax", xs, axes=list(n.axes), keepdims=1)
+    elif isinstance(n, ir.MeanT):
+        last("ReduceMean", xs, axes=[0], keepdims=1)
+    elif isinstance(n, ir.Scale):
+        last("Mul", [xs[0], e.const(n.name, n.factor)])
+    elif isinstance(n, ir.Concat):
+        last("Concat", xs, axis=1)
+    else:
+        simple = {ir.Add: "Add", ir.Sub: "Sub", ir.Mul: "Mul", ir.Sigmoid: "Sigmoid", ir.ReLU: "Relu"}
+        if type(n) not in simple:
+            raise UnsupportedOpError(f"ONNX export has no rule for IR op {n.op!r} (node {n.name})")
+        last(simple[type(n)], xs)
+
+
+def export_onnx(graph: ir.Graph, path=None) -> onnx.ModelProto:
+    """Export a float graph; writes ``path`` (atomically) when given. Quantized graphs are refused."""
+    ir.validate(graph)
+    if any(n.op.startswith("q_") for n in graph.nodes):
+        raise UnsupportedOpError("ONNX export takes the float IR; this graph is quantized",
+                                 supported=["float graphs (before quantize)"])
+    e = _Exporter(graph)
+    inp = next(n for n in graph.nodes if n.arity == 0)
+    for n in graph.nodes:
+        _export_node(e, n)
+    # rename the input tensor to the IR input node's name
+    g_in = helper.make_tensor_value_info(inp.name, TensorProto.FLOAT, list(graph.input_shape))
+    outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(graph.shapes[o])) for o in graph.outputs]
+    g = helper.make_graph(e.nodes, "spikerain", [g_in], outs, initializer=e.inits,
+                          doc_string=TAG + json.dumps({"meta": graph.meta, "input": inp.name,
+                                                       "channels": getattr(inp, "channels", 3)}))
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, 1)],
+                              functions=list(e.functions.values()), producer_name="spikerain")
+    onnx.checker.check_model(model)
+    if path is not None:
+        from spikerain.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            onnx.save(model, str(tmp))
+    return model
+
+
+def import_onnx(source) -> ir.Graph:
+    """Read a file (or ModelProto) written by :func:`export_onnx` back to the IR, exactly."""
+    try:
+        model = source if isinstance(source, onnx.ModelProto) else onnx.load(str(source))
+    except Exception as e:  # onnx raises DecodeError and friends
+        raise InputError(f"cannot read ONNX file {source}: {e}", fix="pass a .onnx file") from e
+    g = model.graph
+    if not g.doc_string.startswith(TAG):
+        raise InputError("this ONNX file was not written by spikerain, and only spikerain's own annotated "
+                         "exports can be imported", fix="export it with `spikerain` (ONNX -> IR of foreign "
+                         "graphs is not supported)")
+    head = json.loads(g.doc_string[len(TAG):])
+    inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+    shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
+    nodes: list[ir.Node] = [ir.Input(name=head["input"], channels=head["channels"])]
+    for pn in g.node:
+        if not pn.doc_string.startswith(TAG):
+            continue
+        info = json.loads(pn.doc_string[len(TAG):])
+        cls = ir.op_class(info["op"])
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in info["params"].items()}
+        arrays = {a: inits[f"{info['name']}::{a}"] for a in info["arrays"]}
+        nodes.append(cls(name=info["name"], inputs=tuple(info["inputs"]), **params, **arrays))
+    outputs = tuple(o.name for o in g.output)
+    return ir.validate(ir.Graph(nodes=nodes, outputs=outputs, input_shape=tuple(shape), meta=head["meta"]))
