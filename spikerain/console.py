@@ -62,16 +62,16 @@ def progress_enabled(quiet: bool = False) -> bool:
 def progress(description: str, total: int, *, enabled: bool = True):
     """Yield ``advance(n_done, n_total)``; draws a rich progress bar on stderr only when ``enabled``."""
     if not enabled:
-        yield lambda done, tot=None: None
+        yield lambda done, tot=None, info="": None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(description, total=total)
+                  TextColumn("{task.fields[info]}"), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(description, total=total, info="")
 
-        def advance(done: int, tot: int | None = None) -> None:
-            bar.update(task, completed=done, total=tot if tot is not None else total)
+        def advance(done: int, tot: int | None = None, info: str = "") -> None:
+            bar.update(task, completed=done, total=tot if tot is not None else total, info=info)
 
         yield advance

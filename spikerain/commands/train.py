@@ -47,10 +47,15 @@ def run(args) -> int:
                       patch=args.patch, lr=args.lr, seed=args.seed, val_every=args.val_every)
     kwargs = {"refinement": True} if args.refinement and args.model == "vlifnet" else {}
     with progress(f"train {args.model}", 1, enabled=progress_enabled(args.quiet > 0 or args.json)) as advance:
-        state = {"shown": 0}
+        import time
+
+        state = {"shown": 0, "t0": time.perf_counter(), "s0": None}
 
         def on_step(step, total, loss, lr):
-            advance(step, total)
+            if state["s0"] is None:
+                state["s0"], state["t0"] = step - 1, time.perf_counter()
+            rate = (step - state["s0"]) / max(1e-9, time.perf_counter() - state["t0"])
+            advance(step, total, f"loss {loss:.4f}  lr {lr:.1e}  {rate:.2f} it/s")
             if not progress_enabled(args.quiet > 0 or args.json) and step - state["shown"] >= 10:
                 state["shown"] = step
                 log.debug("step %d/%d loss %.4f lr %.2e", step, total, loss, lr)
