@@ -285,10 +285,6 @@ def _vup(m, b: Builder, ins, path):
     return b.child(m, "bn", [b.child(m, "conv", [b.child(m, "lif", [x], path)], path)], path)
 
 
-def _encode(m, b: Builder, ins) -> str:
-    return b.add(ir.RepeatT, "encode", ins, T=m.T)
-
-
 def _decode(m, b: Builder, x: str, img: str) -> str:
     y = b.add(ir.MeanT, "decode", [x])
     if isinstance(m, ESDNet):
@@ -298,39 +294,41 @@ def _decode(m, b: Builder, x: str, img: str) -> str:
     return b.add(ir.Output, "out", [out])
 
 
-@converter(VLIFNet)
-def _vlifnet(m: VLIFNet, b: Builder, ins, path):
-    img = ins[0]
-    x = _encode(m, b, ins)
+def _encoder(m, b: Builder, img: str) -> tuple[str, str, str]:
+    """Shared by both networks: direct encoding, three encoder levels and the level-3 decoder."""
+    x = b.add(ir.RepeatT, "encode", [img], T=m.T)
     e1 = b.child(m, "encoder_level1", [b.child(m, "patch_embed", [x], "")], "")
     e2 = b.child(m, "encoder_level2", [b.child(m, "down1_2", [e1], "")], "")
     e3 = b.child(m, "encoder_level3", [b.child(m, "down2_3", [e2], "")], "")
-    d3 = b.child(m, "decoder_level3", [e3], "")
+    return e1, e2, b.child(m, "decoder_level3", [e3], "")
+
+
+def _chain(m, b: Builder, x: str, *names: str) -> str:
+    for name in names:
+        x = b.child(m, name, [x], "")
+    return x
+
+
+@converter(VLIFNet)
+def _vlifnet(m: VLIFNet, b: Builder, ins, path):
+    e1, e2, d3 = _encoder(m, b, ins[0])
     c2 = b.add(ir.Concat, "skip_level2", [b.child(m, "up3_2", [d3], ""), e2])
-    d2 = b.child(m, "reduce_bn_level2", [b.child(m, "reduce_conv_level2", [b.child(m, "lif_level2", [c2], "")], "")],
-                 "")
-    d2 = b.child(m, "decoder_level2", [d2], "")
+    d2 = _chain(m, b, c2, "lif_level2", "reduce_conv_level2", "reduce_bn_level2", "decoder_level2")
     c1 = b.add(ir.Concat, "skip_level1", [b.child(m, "up2_1", [d2], ""), e1])
-    d1 = b.child(m, "reduce_bn_level1", [b.child(m, "reduce_conv_level1", [b.child(m, "lif_level1", [c1], "")], "")],
-                 "")
-    d1 = b.child(m, "additional_sunet_level1", [b.child(m, "decoder_level1", [d1], "")], "")
+    d1 = _chain(m, b, c1, "lif_level1", "reduce_conv_level1", "reduce_bn_level1", "decoder_level1",
+                "additional_sunet_level1")
     if m.refinement_blocks is not None:
         d1 = b.child(m, "refinement_blocks", [d1], "")
-    return _decode(m, b, d1, img)
+    return _decode(m, b, d1, ins[0])
 
 
 @converter(ESDNet)
 def _esdnet(m: ESDNet, b: Builder, ins, path):
-    img = ins[0]
-    x = _encode(m, b, ins)
-    e1 = b.child(m, "encoder_level1", [b.child(m, "patch_embed", [x], "")], "")
-    e2 = b.child(m, "encoder_level2", [b.child(m, "down1_2", [e1], "")], "")
-    e3 = b.child(m, "encoder_level3", [b.child(m, "down2_3", [e2], "")], "")
-    d3 = b.child(m, "decoder_level3", [e3], "")
+    e1, e2, d3 = _encoder(m, b, ins[0])
     c2 = b.add(ir.Concat, "skip_level2", [b.child(m, "up3_2", [d3], ""), e2])
-    d2 = b.child(m, "decoder_level2", [b.child(m, "reduce_chan_level2", [c2], "")], "")
+    d2 = _chain(m, b, c2, "reduce_chan_level2", "decoder_level2")
     c1 = b.add(ir.Concat, "skip_level1", [b.child(m, "up2_1", [d2], ""), e1])
-    return _decode(m, b, b.child(m, "decoder_level1", [c1], ""), img)
+    return _decode(m, b, b.child(m, "decoder_level1", [c1], ""), ins[0])
 
 
 def from_torch(model: nn.Module, input_hw: tuple[int, int] = (32, 32)) -> ir.Graph:

@@ -169,25 +169,10 @@ def float_kernel(op: str) -> Kernel:
 @torch.inference_mode()
 def run_float(graph: ir.Graph, images: torch.Tensor, *, keep: bool = False,
               observe: Callable[[ir.Node, torch.Tensor], None] | None = None) -> dict[str, torch.Tensor]:
-    """Execute the float graph on ``[B, C, H, W]`` images. Returns outputs (and every node's value if ``keep``).
+    """Execute the float graph on ``[B, C, H, W]`` images. Returns the outputs as ``[B, C, H, W]`` (and every
+    node's value, ``[T, B, ...]``, if ``keep``); ``observe(node, value)`` sees every value (calibration)."""
+    from spikerain.hardware.fastsim.executor import execute
 
-    Intermediate values are freed as soon as their last consumer ran, so memory follows the live set;
-    ``observe(node, value)`` sees every value once (calibration uses it).
-    """
-    consumers = graph.consumers()
-    remaining = {k: len(v) for k, v in consumers.items()}
-    values: dict[str, torch.Tensor] = {}
-    kept: dict[str, torch.Tensor] = {}
-    for n in graph.nodes:
-        args = [values[i] for i in n.inputs] if n.inputs else [images]
-        values[n.name] = float_kernel(n.op)(n, *args)
-        if observe is not None:
-            observe(n, values[n.name])
-        if keep:
-            kept[n.name] = values[n.name]
-        for i in n.inputs:
-            remaining[i] -= 1
-            if remaining[i] == 0 and i not in graph.outputs:
-                del values[i]
+    values = execute(graph, images, float_kernel, keep=keep, observe=observe)
     out = {o: values[o][0] for o in graph.outputs}
-    return {**kept, **out} if keep else out
+    return {**values, **out} if keep else out

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from spikerain.converter import ir
+from spikerain.hardware.fastsim.executor import execute
 from spikerain.hardware.fastsim.int_kernels import int_kernel
 
 
@@ -33,25 +34,14 @@ def simulate(graph: ir.Graph, images: np.ndarray | torch.Tensor, *, keep: bool =
     """Execute ``graph`` on float images ``[B, C, H, W]`` in [0, 1]; returns integer outputs ``[1, B, ...]``
     (every node's value if ``keep``). ``stats`` gets per-node clip/wrap/saturation counts."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-    consumers = graph.consumers()
-    remaining = {k: len(v) for k, v in consumers.items()}
-    values: dict[str, torch.Tensor] = {}
-    kept = {}
-    for n in graph.nodes:
-        args = [values[i] for i in n.inputs] if n.inputs else [x]
-        node_stats = None if stats is None else stats.setdefault(n.name, {})
-        values[n.name] = int_kernel(n.op)(n, *args, stats=node_stats)
+
+    def watch(node: ir.Node, value: torch.Tensor) -> None:
         if activity is not None:
-            activity.record(n, values[n.name])
+            activity.record(node, value)
         if observe is not None:
-            observe(n, values[n.name])
-        if keep:
-            kept[n.name] = values[n.name]
-        for i in n.inputs:
-            remaining[i] -= 1
-            if remaining[i] == 0 and i not in graph.outputs and not keep:
-                del values[i]
-    return kept if keep else {o: values[o] for o in graph.outputs}
+            observe(node, value)
+
+    return execute(graph, x, int_kernel, keep=keep, observe=watch, stats=stats)
 
 
 def dequantized_output(graph: ir.Graph, out: dict[str, torch.Tensor]) -> np.ndarray:
