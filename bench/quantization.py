@@ -65,7 +65,7 @@ def main(argv=None) -> int:
     table = ["## Quantized vs float (`bench/quantization.py`)", "",
              f"Held-out synthetic test set ({len(pairs)} images, 128x128, photos never used in training), mean "
              "Y-PSNR of whole images; quantized = the default `spikerain convert` artifact run in the fast "
-             "simulator.", "",
+             "simulator. SQNR and event counts are from the conversion report (first 2 calibration images).", "",
              "| model | rainy input | float | quantized | loss | output SQNR | clipped | wrapped | saturated |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
