@@ -128,3 +128,14 @@ def test_inspect_rejects_a_non_artifact(tmp_path):
     (tmp_path / "x.h5").write_text("nope")
     r = run_cli("inspect", str(tmp_path / "x.h5"))
     assert r.returncode == 3 and "not an HDF5 file" in r.stderr
+
+
+def test_map_full_size_in_seconds(artifact):
+    import time
+
+    t = time.perf_counter()
+    r = run_cli("map", str(artifact), "--target", "loihi2", "--size", "321", "481", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    assert m["padded_size"] == [328, 488] and m["cores"] > 0 and m["chips"] >= 1
+    assert time.perf_counter() - t < 30

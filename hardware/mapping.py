@@ -1,0 +1,140 @@
+"""Mapping a quantized artifact onto Loihi cores: a pure function of the graph, the constraints and a size.
+
+Model (documented in docs/mapping.md):
+- every on-chip IR node that computes per element is one population of ``C*H*W`` neurons (one per element and
+  step; neurons are reused over time); routing-only nodes (repeat over T, patch/time moves, concat, input,
+  output) take no cores;
+- synaptic nodes (conv, temporal conv, bilinear x2) also need synapse memory: on Loihi 1 every synapse is
+  stored (neurons x fan-in x weight bits); on Loihi 2 a conv kernel is shared, so a core needs the kernel
+  slice of the output channels it holds;
+- a layer is split over ``max(cores by neurons, cores by synapse memory)`` cores; a neuron whose fan-in
+  exceeds the input axons of a core cannot be mapped;
+- host nodes go to the embedded CPUs; their share of operations is reported;
+- timestep latency is bounded by the busiest core: neuron updates plus synaptic operations with every input
+  active, plus one barrier synchronisation (latencies from the constraint tables).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from spikerain.converter import ir
+from spikerain.errors import ToolchainError
+from spikerain.hardware.constraints import CoreConstraints
+
+ROUTING_OPS = {"q_input", "q_output", "q_repeat_t", "q_patch_to_time", "q_time_to_patch", "q_concat"}
+SYNAPTIC_OPS = {"q_conv2d", "q_temporal_conv", "q_upsample2x"}
+
+
+class MappingError(ToolchainError):
+    """A layer does not fit a core."""
+
+    exit_code = 3
+
+    def __init__(self, layer: str, limit: str, needed, available, fix: str):
+        self.layer, self.limit, self.needed, self.available = layer, limit, needed, available
+        super().__init__(f"layer {layer} needs {needed} {limit} per core, a core has {available}", fix=fix)
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    name: str
+    op: str
+    placement: str
+    cores: int
+    neurons: int
+    fan_in: int
+    synapse_bits: int
+    utilisation: float
+    ops_per_step: int
+
+
+@dataclass(frozen=True)
+class Mapping:
+    target: str
+    size: tuple[int, int]
+    padded_size: tuple[int, int]
+    layers: list[LayerMapping] = field(default_factory=list)
+    cores: int = 0
+    chips: int = 0
+    host_op_share: float = 0.0
+    timestep_latency_ns: float = 0.0
+    steps_per_image: int = 0
+
+    def to_dict(self) -> dict:
+        from dataclasses import asdict
+
+        return asdict(self)
+
+
+def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[int, int]]:
+    m = 8 if any(n.op == "q_patch_to_time" for n in graph.nodes) else 4
+    H, W = size
+    Hp, Wp = -(-H // m) * m, -(-W // m) * m
+    g = graph.with_nodes(graph.nodes, input_shape=(1, graph.input_shape[1], Hp, Wp))
+    return ir.infer_shapes(g), (Hp, Wp)
+
+
+def _fan_in(n: ir.Node, in_shape) -> tuple[int, int]:
+    """(fan-in per neuron, weights stored once per output channel) of a synaptic node."""
+    if n.op == "q_conv2d":
+        co, ci, kh, kw = n.weight_mant.shape
+        return ci * kh * kw, ci * kh * kw
+    if n.op == "q_temporal_conv":
+        co, ci, k = n.weight_mant.shape
+        return ci * k, ci * k
+    return 4, 4  # bilinear x2: each output blends up to 4 inputs of its own channel
+
+
+def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> Mapping:
+    """Map every on-chip node of a quantized ``graph`` for an image of ``size`` (H, W) onto ``c``'s cores."""
+    g, padded = _shape_at(graph, size)
+    layers: list[LayerMapping] = []
+    host_ops = chip_ops = 0
+    busiest_ns = 0.0
+    lat = c.latency_ns
+    T = max(s[0] for s in g.shapes.values())
+    for n in g.nodes:
+        shape = g.shapes[n.name]
+        neurons = int(shape[1] * shape[2] * shape[3])
+        steps = int(shape[0])
+        if n.placement == "host":
+            ops = neurons * steps * (n.weight_mant.shape[1] if n.op == "q_dense" else 1)
+            host_ops += ops
+            layers.append(LayerMapping(n.name, n.op, "host", 0, 0, 0, 0, 0.0, ops))
+            continue
+        if n.op in ROUTING_OPS:
+            continue
+        fan_in, per_channel = _fan_in(n, g.shapes[n.inputs[0]]) if n.op in SYNAPTIC_OPS else (1, 0)
+        if fan_in > c.input_axons_per_core:
+            raise MappingError(n.name, "input axons (fan-in of one neuron)", fan_in, c.input_axons_per_core,
+                               fix="split the layer's input channels into several synapse groups, or lower the "
+                                   "channel count")
+        cores = math.ceil(neurons / c.neurons_per_core)
+        synapse_bits = 0
+        if n.op in SYNAPTIC_OPS:
+            if c.conv_weight_sharing:
+                channel_bits = per_channel * c.weight_bits
+                if channel_bits > c.synapse_memory_bits_per_core:
+                    raise MappingError(n.name, "bits of kernel for one output channel", channel_bits,
+                                       c.synapse_memory_bits_per_core, fix="reduce the input channels or the kernel")
+                per_core = c.synapse_memory_bits_per_core // channel_bits
+                cores = max(cores, math.ceil(shape[1] / per_core))
+                synapse_bits = shape[1] * channel_bits
+            else:
+                synapse_bits = neurons * fan_in * c.weight_bits
+                if fan_in * c.weight_bits > c.synapse_memory_bits_per_core:
+                    raise MappingError(n.name, "synapse bits for one neuron", fan_in * c.weight_bits,
+                                       c.synapse_memory_bits_per_core, fix="reduce the fan-in")
+                cores = max(cores, math.ceil(synapse_bits / c.synapse_memory_bits_per_core))
+        ops = neurons * fan_in if n.op in SYNAPTIC_OPS else neurons
+        chip_ops += ops * steps
+        per_core_ns = (neurons / cores) * lat["neuron_update"] + (ops / cores) * lat["synaptic_op"]
+        busiest_ns = max(busiest_ns, per_core_ns)
+        layers.append(LayerMapping(n.name, n.op, "on-chip", cores, neurons, fan_in, synapse_bits,
+                                   neurons / (cores * c.neurons_per_core), ops))
+    cores = sum(layer.cores for layer in layers)
+    return Mapping(target=c.name, size=tuple(size), padded_size=padded, layers=layers, cores=cores,
+                   chips=math.ceil(cores / c.cores_per_chip), host_op_share=host_ops / max(1, host_ops + chip_ops),
+                   timestep_latency_ns=busiest_ns + lat["barrier_sync"], steps_per_image=T)

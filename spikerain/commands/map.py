@@ -1,0 +1,36 @@
+"""``spikerain map``: place an artifact's layers on Loihi 1 or Loihi 2 cores for an image size."""
+
+from __future__ import annotations
+
+from spikerain.console import print_json
+
+HELP = "map an artifact onto Loihi cores: cores, chips, synapse memory, host-op share, timestep latency"
+EXAMPLE = "spikerain map model.h5 --target loihi2 --size 321 481"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("artifact")
+    p.add_argument("--target", default="loihi2", choices=["loihi1", "loihi2"])
+    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(256, 256))
+    p.add_argument("--all", action="store_true", help="list host layers too")
+
+
+def run(args) -> int:
+    from spikerain.converter.artifact import load_artifact
+    from spikerain.hardware.constraints import load_constraints
+    from spikerain.hardware.mapping import map_to_cores
+
+    m = map_to_cores(load_artifact(args.artifact), load_constraints(args.target), tuple(args.size))
+    if args.json:
+        print_json(m.to_dict())
+        return 0
+    rows = [lay for lay in m.layers if args.all or lay.placement == "on-chip"]
+    w = max(len(r.name) for r in rows) if rows else 10
+    print(f"{'layer':<{w}}  {'op':<16} {'cores':>6} {'neurons':>9} {'fan-in':>7} {'syn KiB':>9} {'util':>6}")
+    for r in rows:
+        print(f"{r.name:<{w}}  {r.op:<16} {r.cores:>6} {r.neurons:>9} {r.fan_in:>7} {r.synapse_bits / 8192:>9.1f} "
+              f"{r.utilisation:>6.1%}")
+    print(f"{m.target}: {m.cores} cores on {m.chips} chip(s) for {m.size[0]}x{m.size[1]} (padded to "
+          f"{m.padded_size[0]}x{m.padded_size[1]}); host share of operations {m.host_op_share:.1%}; timestep "
+          f"latency <= {m.timestep_latency_ns / 1000:.1f} us; {m.steps_per_image} steps per image")
+    return 0

@@ -1,0 +1,58 @@
+"""Core mapping: a pure function, tested without Lava."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from spikerain.converter import ir
+from spikerain.converter.ir import quantized as q
+from spikerain.hardware.constraints import load_constraints
+from spikerain.hardware.mapping import MappingError, map_to_cores
+
+
+def graph(cin=16, cout=32, k=3):
+    w = np.ones((cout, cin, k, k), np.int32)
+    nodes = [q.QInput(name="x", channels=cin), q.QRepeatT(name="e", inputs=("x",), T=4),
+             q.QConv2d(name="conv", inputs=("e",), weight_mant=w, padding=k // 2),
+             q.QLIF(name="lif", inputs=("conv",), vth=10, frac=0, bits=1),
+             q.QMeanT(name="m", inputs=("lif",)), q.QOutput(name="out", inputs=("m",))]
+    return ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, cin, 8, 8)))
+
+
+def test_constraints_carry_a_source_for_every_value():
+    for target in ("loihi1", "loihi2"):
+        c = load_constraints(target)
+        fields = {f.name for f in dataclasses.fields(c)} - {"name", "title", "sources"}
+        assert fields <= set(c.sources), fields - set(c.sources)
+
+
+def test_loihi1_stores_every_synapse_loihi2_shares_the_kernel():
+    g = graph()
+    m1 = map_to_cores(g, load_constraints("loihi1"), (100, 100))
+    conv1 = next(lay for lay in m1.layers if lay.name == "conv")
+    neurons = 32 * 100 * 100
+    assert conv1.neurons == neurons and conv1.fan_in == 16 * 9
+    bits = neurons * 144 * 8
+    assert conv1.synapse_bits == bits
+    assert conv1.cores == max(math.ceil(neurons / 1024), math.ceil(bits / 1048576))
+    m2 = map_to_cores(g, load_constraints("loihi2"), (100, 100))
+    conv2 = next(lay for lay in m2.layers if lay.name == "conv")
+    assert conv2.synapse_bits == 32 * 144 * 8 and conv2.cores == math.ceil(neurons / 8192)
+    lif2 = next(lay for lay in m2.layers if lay.name == "lif")
+    assert m2.cores == conv2.cores + lif2.cores and m2.chips == 1
+    assert m2.steps_per_image == 4 and 0 < m2.host_op_share < 1
+    assert [lay.name for lay in m2.layers if lay.placement == "host"] == ["m"]
+
+
+def test_too_wide_fan_in_names_layer_limit_and_fix():
+    with pytest.raises(MappingError) as e:
+        map_to_cores(graph(cin=512), load_constraints("loihi2"), (16, 16))
+    assert e.value.layer == "conv" and e.value.needed == 4608 and e.value.available == 4096
+    assert "split the layer's input channels" in str(e.value)
+
+
+def test_sizes_are_padded_to_the_network_multiple():
+    m = map_to_cores(graph(), load_constraints("loihi2"), (321, 481))
+    assert m.size == (321, 481) and m.padded_size == (324, 484)
