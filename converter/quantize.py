@@ -165,7 +165,6 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
             lb = int(round(math.log2(n.levels)))
             if 1 << lb != n.levels or n.decay != 0.25:
                 raise UnsupportedOpError(f"NI-LIF {n.name}: only D a power of two and decay 1/4 are supported")
-            f = max(ins[0].frac, lb)
             e = _Edge(lb, lb + 1, "level")
             new = q.QNILIF(**common, in_frac=ins[0].frac, levels=n.levels, decay_shift=2, frac=lb, bits=lb + 1)
         elif isinstance(n, (ir.Add, ir.Sub)):

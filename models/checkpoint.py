@@ -27,7 +27,7 @@ from torch import nn
 
 from spikerain.atomic import atomic_path
 from spikerain.errors import CheckpointError
-from spikerain.models.registry import build_from_config, build_model
+from spikerain.models.registry import build_from_config
 
 FORMAT = "spikerain-checkpoint"
 FORMAT_VERSION = 1
@@ -159,7 +159,3 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
             if k in ckpt.payload}
     save_checkpoint(dst, model, **keep)
 
-
-def random_model(name: str, seed: int = 0, **config) -> nn.Module:
-    torch.manual_seed(seed)
-    return build_model(name, **config).eval()

@@ -43,6 +43,12 @@ def _pad_to(img: np.ndarray, min_h: int, min_w: int) -> np.ndarray:
     return np.pad(img, ((0, ph), (0, pw), (0, 0)), mode=mode)
 
 
+def pad_to_multiple(img: np.ndarray, m: int) -> np.ndarray:
+    """Reflect-pad ``H x W x C`` at the bottom/right so both sides are multiples of ``m`` (crop back after)."""
+    H, W = img.shape[:2]
+    return _pad_to(img, -(-H // m) * m, -(-W // m) * m)
+
+
 def _forward(model: nn.Module, batch: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
     return model(x).numpy().transpose(0, 2, 3, 1)
@@ -77,7 +83,7 @@ def restore_whole(model: nn.Module, img: np.ndarray, multiple: int | None = None
     model.eval()
     m = multiple or getattr(model, "size_multiple", 8)
     H, W = img.shape[:2]
-    work = _pad_to(img.astype(np.float32), -(-H // m) * m, -(-W // m) * m)
+    work = pad_to_multiple(img.astype(np.float32), m)
     return _forward(model, work[None])[0][:H, :W]
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -193,6 +192,3 @@ def describe_lava(python: Path | None = None) -> dict:
     info["ok"] = "error" not in info
     return info
 
-
-def which(cmd: str) -> str | None:
-    return shutil.which(cmd)

@@ -94,12 +94,12 @@ def run(args) -> int:
     log.info("[3/6] run the quantized artifact on the whole image (fast bit-exact simulator)")
     import torch
 
-    from spikerain.models.tiling import _pad_to
+    from spikerain.models.tiling import pad_to_multiple
 
     t0 = time.perf_counter()
     m = model.size_multiple
     H, W = rainy.shape[:2]
-    work = _pad_to(rainy, -(-H // m) * m, -(-W // m) * m)
+    work = pad_to_multiple(rainy, m)
     x = torch.from_numpy(np.ascontiguousarray(work.transpose(2, 0, 1)))[None]
     quantized = dequantized_output(qgraph, simulate(qgraph, x))[0].transpose(1, 2, 0)[:H, :W]
     write_image(out / "quantized.png", quantized)

@@ -29,14 +29,14 @@ def run(args) -> int:
     from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
     from spikerain.imageio import read_image, write_image
     from spikerain.models.samples import sample_pair
-    from spikerain.models.tiling import _pad_to
+    from spikerain.models.tiling import pad_to_multiple
 
     g = load_artifact(args.artifact)
     path = args.input or sample_pair()[0]
     img = read_image(path)
     H, W = img.shape[:2]
     m = 8 if g.meta.get("model", {}).get("model") == "vlifnet" else 4
-    work = _pad_to(img, -(-H // m) * m, -(-W // m) * m)
+    work = pad_to_multiple(img, m)
     act = Activity() if args.record else None
     stats: dict = {}
     t0 = time.perf_counter()
