@@ -7,8 +7,10 @@ give sums far below that); the per-step neuron loops are the only loops over tim
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -86,11 +88,33 @@ def _w(a) -> torch.Tensor:
     return torch.from_numpy(a.astype("float64"))
 
 
+F32_EXACT = 1 << 24  # float32 represents every integer below 2**24 exactly
+
+
+def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride: int, padding: int) -> torch.Tensor:
+    """Integer cross-correlation, exact. In float32 when every partial sum stays below 2**24 (then any summation
+    order is exact); else split x = hi * 2**s + lo into two float32 convolutions that each stay below it; else
+    float64 (exact below 2**53)."""
+    wf = torch.from_numpy(w.astype(np.float32))
+    w_sum = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max()) if w.size else 0.0
+    x_max = int(x.abs().max()) if x.numel() else 0
+    if w_sum == 0 or x_max * w_sum < F32_EXACT:
+        return F.conv2d(x.to(torch.float32), wf, stride=stride, padding=padding).to(torch.int64)
+    s = int(math.floor(math.log2(F32_EXACT / w_sum)))  # lo in [0, 2**s): lo * w_sum < 2**24
+    if s > 0 and (x_max // (1 << s) + 1) * w_sum < F32_EXACT:
+        hi = torch.div(x, 1 << s, rounding_mode="floor")
+        lo = x - hi * (1 << s)
+        a = F.conv2d(hi.to(torch.float32), wf, stride=stride, padding=padding).to(torch.int64)
+        b = F.conv2d(lo.to(torch.float32), wf, stride=stride, padding=padding).to(torch.int64)
+        return a * (1 << s) + b
+    return F.conv2d(x.to(torch.float64), _w(w), stride=stride, padding=padding).to(torch.int64)
+
+
 @kernel("q_conv2d")
 def k_conv(n: q.QConv2d, x, stats=None):
     T, B = x.shape[:2]
-    acc = F.conv2d(x.flatten(0, 1).to(torch.float64), _w(n.weight_mant), stride=n.stride, padding=n.padding)
-    acc = _wrap24(acc.to(torch.int64), stats)
+    acc = exact_int_conv(x.flatten(0, 1), n.weight_mant, n.stride, n.padding)
+    acc = _wrap24(acc, stats)
     if n.bias_mant.size:
         acc = acc + (torch.from_numpy(n.bias_mant.astype("int64")) << n.bias_exp).view(1, -1, 1, 1)
     out = _clip(rshift_round(acc, n.shift), n.bits, stats)
@@ -113,18 +137,15 @@ def k_dense(n: q.QDense, x, stats=None):
     return _clip(rshift_round(y.movedim(-1, a).to(torch.int64), n.shift), n.bits, stats)
 
 
-def _up_axis(x: torch.Tensor, axis: int) -> torch.Tensor:
-    n = x.shape[axis]
-    idx = torch.arange(n)
-    prev = x.index_select(axis, (idx - 1).clamp(0, n - 1))
-    nxt = x.index_select(axis, (idx + 1).clamp(0, n - 1))
-    out = torch.stack([3 * x + prev, 3 * x + nxt], dim=axis + 1)
-    return out.flatten(axis, axis + 1)
-
-
 @kernel("q_upsample2x")
 def k_upsample(n, x, stats=None):
-    return rshift_round(_up_axis(_up_axis(x, 3), 4), 4)
+    """Bilinear x2 in float64 is exact here (weights are multiples of 1/16, |q| < 2**20), and equals
+    sum(c * q) / 16; floor(v + 1/2) is then the reference's rshift_round(sum(c * q), 4)."""
+    T, B = x.shape[:2]
+    # float32 is exact too while |q| < 2**19 (values are multiples of 1/16 below 2**20: 24 bits)
+    dt = torch.float32 if x.numel() == 0 or int(x.abs().max()) < (1 << 19) else torch.float64
+    v = F.interpolate(x.flatten(0, 1).to(dt), scale_factor=2, mode="bilinear", align_corners=False)
+    return torch.floor(v + 0.5).to(torch.int64).unflatten(0, (T, B))
 
 
 def _trunc_mul_shift(v: torch.Tensor, factor: int) -> torch.Tensor:
@@ -175,10 +196,14 @@ def k_nilif(n: q.QNILIF, x, stats=None):
     return out
 
 
+def _lshift(x: torch.Tensor, s: int) -> torch.Tensor:
+    return x << s if s else x
+
+
 @kernel("q_add")
 def k_add(n: q.QAdd, a, b, stats=None):
     Fm = max(n.frac_a, n.frac_b)
-    A, B = a << (Fm - n.frac_a), b << (Fm - n.frac_b)
+    A, B = _lshift(a, Fm - n.frac_a), _lshift(b, Fm - n.frac_b)
     return _clip(rshift_round(A - B if n.subtract else A + B, Fm - n.frac), n.bits, stats)
 
 
