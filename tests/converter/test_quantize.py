@@ -141,3 +141,15 @@ def test_unfolded_batchnorm_is_refused():
     with pytest.raises(UnsupportedOpError, match="fold_batchnorm"):
         quantize(g, {})
     assert ir.validate(g)
+
+
+def test_lif_general_path_with_wraps_and_saturation_matches_reference():
+    # inputs beyond 2**16 leave the fast path: u can wrap at 24 bits and v saturate
+    x = _ints((6, 2, 3, 5, 5), -300000, 300000)
+    for node in (q.QLIF(name="l", inputs=("a",), vth=5000), q.QLIF(name="l", inputs=("a",), vth=50, du=100, dv=10,
+                                                                  bias_mant=-7, bias_exp=3)):
+        ref_stats, sim_stats = {}, {}
+        ref = reference_kernel("q_lif")(node, x, stats=ref_stats)
+        sim = int_kernel("q_lif")(node, torch.from_numpy(x), stats=sim_stats)
+        np.testing.assert_array_equal(sim.numpy(), ref)
+        assert sim_stats == ref_stats and ref_stats["wrapped"] > 0
