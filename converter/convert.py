@@ -106,6 +106,7 @@ def convert_model(model, *, calib_images: list[np.ndarray] | None = None, cfg: Q
     meta["calibration"] = report["calibration"]
     meta["quantization_summary"] = report["summary"]
     meta["quantization_layers"] = report["layers"]
-    qgraph = qgraph.with_nodes(qgraph.nodes)
-    qgraph.meta.update(meta)
-    return fgraph, qgraph, report
+    from spikerain.converter import ir
+
+    qgraph = ir.Graph(nodes=qgraph.nodes, outputs=qgraph.outputs, input_shape=qgraph.input_shape, meta=meta)
+    return fgraph, ir.validate(qgraph), report

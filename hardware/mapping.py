@@ -69,7 +69,7 @@ class Mapping:
 
 
 def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[int, int]]:
-    m = 8 if any(n.op == "q_patch_to_time" for n in graph.nodes) else 4
+    m = ir.size_multiple(graph)
     H, W = size
     Hp, Wp = -(-H // m) * m, -(-W // m) * m
     g = graph.with_nodes(graph.nodes, input_shape=(1, graph.input_shape[1], Hp, Wp))

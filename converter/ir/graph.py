@@ -95,6 +95,22 @@ def infer_shapes(g: Graph) -> Graph:
     return g
 
 
+def size_multiple(g: Graph, candidates: tuple[int, ...] = (1, 2, 4, 8, 16, 32)) -> int:
+    """The smallest m such that images whose sides are odd multiples of m pass shape inference and come out at
+    their own size (strided convs, upsampling, skip concats and patch-to-time all agree). Images of other sizes
+    are padded up to it."""
+    for m in candidates:
+        h, w = 3 * m, 5 * m
+        trial = g.with_nodes(g.nodes, input_shape=(*g.input_shape[:2], h, w))
+        try:
+            infer_shapes(trial)
+        except GraphError:
+            continue
+        if all(trial.shapes[o][-2:] == (h, w) for o in g.outputs):
+            return m
+    raise GraphError(f"no input size multiple up to {candidates[-1]} fits this graph")
+
+
 def graphs_equal(a: Graph, b: Graph) -> bool:
     return (a.outputs == b.outputs and a.input_shape == b.input_shape and len(a.nodes) == len(b.nodes)
             and all(nodes_equal(x, y) for x, y in zip(a.nodes, b.nodes, strict=True)))

@@ -25,6 +25,7 @@ def run(args) -> int:
     import numpy as np
 
     from spikerain.converter.artifact import load_artifact
+    from spikerain.converter.ir import size_multiple
     from spikerain.hardware.fastsim.activity import write_activity
     from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
     from spikerain.imageio import read_image, write_image
@@ -35,7 +36,7 @@ def run(args) -> int:
     path = args.input or sample_pair()[0]
     img = read_image(path)
     H, W = img.shape[:2]
-    m = 8 if g.meta.get("model", {}).get("model") == "vlifnet" else 4
+    m = size_multiple(g)
     work = pad_to_multiple(img, m)
     act = Activity() if args.record else None
     stats: dict = {}

@@ -52,3 +52,12 @@ def test_table_printer_lists_every_node():
 
 def test_every_op_is_registered_once_with_distinct_names():
     assert len(ir.OPS) == len(set(ir.OPS)) and "lif" in ir.OPS and "temporal_conv" in ir.OPS
+
+
+def test_size_multiple_is_derived_from_the_graph_and_agrees_with_the_models():
+    from spikerain.converter.frontends.torch_frontend import from_torch
+    from spikerain.models import ESDNet, VLIFNet
+
+    for model in (VLIFNet(dim=16), ESDNet(dim=16)):
+        assert ir.size_multiple(from_torch(model.eval(), (16, 16))) == model.size_multiple
+    assert ir.size_multiple(small_graph()) == 1

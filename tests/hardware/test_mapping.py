@@ -55,4 +55,10 @@ def test_too_wide_fan_in_names_layer_limit_and_fix():
 
 def test_sizes_are_padded_to_the_network_multiple():
     m = map_to_cores(graph(), load_constraints("loihi2"), (321, 481))
-    assert m.size == (321, 481) and m.padded_size == (324, 484)
+    assert m.size == m.padded_size == (321, 481)  # a stride-1 conv fits any size
+    nodes = [q.QInput(name="x"), q.QRepeatT(name="e", inputs=("x",), T=4),
+             q.QPatchToTime(name="p", inputs=("e",)), q.QTimeToPatch(name="t", inputs=("p",)),
+             q.QUpsample2x(name="u", inputs=("t",)), q.QOutput(name="out", inputs=("u",))]
+    g = ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8)))
+    m = map_to_cores(g, load_constraints("loihi2"), (321, 481))
+    assert m.size == (321, 481) and m.padded_size == (322, 482)  # patch-to-time needs even sides
