@@ -72,13 +72,19 @@ def _conv2d_int(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.n
 def k_conv(n: q.QConv2d, x, stats=None):
     T, B = x.shape[:2]
     acc = _conv2d_int(x.reshape(T * B, *x.shape[2:]), n.weight_mant.astype(np.int64), n.stride, n.padding)
+    out = requantize(n, acc, stats)
+    return out.reshape(T, B, *out.shape[1:])
+
+
+def requantize(n: q.QConv2d, acc: np.ndarray, stats=None) -> np.ndarray:
+    """A conv's accumulator ``[N, Co, H, W]`` -> its output: 24-bit wrap, bias, rounding shift, clip. The Lava
+    backend applies it to the (summed) outputs of stock ``Conv`` processes."""
     wrapped = wrap(acc, 24)
     _count(stats, "wrapped", np.count_nonzero(wrapped != acc))
     acc = wrapped
     if n.bias_mant.size:
         acc = acc + (n.bias_mant.astype(np.int64) << n.bias_exp)[None, :, None, None]
-    out = clip_count(rshift_round(acc, n.shift), n.bits, stats, "clipped")
-    return out.reshape(T, B, *out.shape[1:])
+    return clip_count(rshift_round(acc, n.shift), n.bits, stats, "clipped")
 
 
 @kernel("q_temporal_conv")

@@ -1,0 +1,208 @@
+"""Build and run the Lava process graph of a quantized artifact (runs in the Lava interpreter; torch-free).
+
+:func:`build_network` turns a :class:`~spikerain.hardware.lava.schedule.Schedule` into Lava processes: stock
+``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, and spikerain ``Segment``s for the
+rest. :func:`run_network` runs it with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the
+output frames from the sink and every layer's non-zero count per timestep from the segments, and stops the
+runtime only when the run succeeded (``shared/spec/loihi_lava.md`` §8).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikerain.converter import ir
+from spikerain.hardware.kernels.reference import reference_kernel
+from spikerain.hardware.lava.schedule import Schedule, acc_value, build_schedule
+
+CONV_MODELS = ("vectorised", "stock")
+
+
+@dataclass
+class LavaNetwork:
+    graph: ir.Graph
+    schedule: Schedule
+    procs: dict = field(default_factory=dict)  # unit name -> Lava process
+    model_map: dict = field(default_factory=dict)  # process -> ProcessModel class
+    input_q: np.ndarray | None = None
+
+
+def _chw(g: ir.Graph, value: str) -> tuple[int, int, int]:
+    base = value[:-4] if value.endswith("#acc") else value
+    return tuple(g.shapes[base][1:])
+
+
+def _segment_plan(g: ir.Graph, s: Schedule, unit):
+    from spikerain.hardware.lava.processes.segment import PortPlan, SegmentPlan
+
+    by = g.by_name()
+    frames = dict(s.frames)
+    last: dict[str, int] = {}
+    for n in unit.nodes:
+        for v in s.reads.get(n, ()):
+            last[v] = max(last.get(v, 0), unit.compute[n] + frames[n] - 1)
+    for p in unit.outputs:
+        last[p.value] = max(last.get(p.value, 0), p.start + p.frames - 1)
+
+    def port(p):
+        return PortPlan(p.value, p.start, p.frames, _chw(g, p.value))
+
+    counted = unit.nodes if unit.kind == "segment" else tuple(p.value for p in unit.inputs)
+    return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
+                       reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(port(p) for p in unit.inputs),
+                       outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last)
+
+
+def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
+    """PyTorch cross-correlation kernel ``[Co, Ci, kh, kw]`` -> Lava's true-convolution ``(Co, kx, ky, Ci)``."""
+    return np.ascontiguousarray(np.asarray(w_ir)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1)).astype(np.int32)
+
+
+def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vectorised",
+                  schedule: Schedule | None = None) -> LavaNetwork:
+    """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1]."""
+    from lava.proc.conv.models import PyConvModelFixed
+    from lava.proc.conv.process import Conv
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIFReset
+
+    from spikerain.hardware.lava.processes.conv import PyConvModelFixedVectorised
+    from spikerain.hardware.lava.processes.segment import Segment, segment_model
+
+    if conv_model not in CONV_MODELS:
+        raise ValueError(f"conv_model must be one of {CONV_MODELS}")
+    s = schedule or build_schedule(graph)
+    by = graph.by_name()
+    net = LavaNetwork(graph, s)
+    first = graph.nodes[0]
+    xq = reference_kernel(first.op)(first, np.asarray(image, np.float64)[None])  # [1, 1, C, H, W]
+    net.input_q = xq[0, 0]
+    for u in s.units:
+        if u.kind == "source":
+            proc = Source(data=net.input_q.transpose(2, 1, 0)[..., None].astype(np.int32))
+        elif u.kind == "conv":
+            node = by[u.nodes[0]]
+            w = node.weight_mant if u.channels is None else node.weight_mant[:, u.channels[0]:u.channels[1]]
+            src = u.inputs[0].value
+            c, h, wd = _chw(graph, src)
+            binary = src in by and by[src].bits == 1
+            proc = Conv(weight=lava_conv_weight(w), input_shape=(wd, h, c), padding=node.padding,
+                        stride=node.stride, num_message_bits=0 if binary else 24, name=u.name)
+            net.model_map[proc] = PyConvModelFixedVectorised if conv_model == "vectorised" else PyConvModelFixed
+        elif u.kind == "lif":
+            node = by[u.nodes[0]]
+            c, h, wd = _chw(graph, node.name)
+            proc = LIFReset(shape=(wd, h, c), du=node.du, dv=node.dv, vth=node.vth, bias_mant=node.bias_mant,
+                            bias_exp=node.bias_exp, reset_interval=s.steps + 1, reset_offset=u.inputs[0].start,
+                            name=u.name)
+        elif u.kind in ("segment", "probe"):
+            plan = _segment_plan(graph, s, u)
+            proc = Segment(plan=plan, name=u.name)
+            net.model_map[proc] = segment_model(len(plan.inputs), len(plan.outputs))
+        elif u.kind == "sink":
+            c, h, wd = _chw(graph, u.nodes[0])
+            proc = Sink(shape=(wd, h, c), buffer=u.inputs[0].frames)
+        else:
+            raise ValueError(f"unknown unit kind {u.kind!r}")
+        net.procs[u.name] = proc
+    _connect(net)
+    return net
+
+
+def _out_ports(net: LavaNetwork) -> dict[tuple[str, int], list]:
+    ports: dict[tuple[str, int], list] = {}
+    for u in net.schedule.units:
+        proc = net.procs[u.name]
+        for k, p in enumerate(u.outputs):
+            if u.kind == "source":
+                port = proc.s_out
+            elif u.kind == "conv":
+                port = proc.a_out
+            elif u.kind == "lif":
+                port = proc.s_out
+            else:
+                port = getattr(proc, f"out{k}")
+            ports.setdefault((p.value, p.start), []).append(port)
+    return ports
+
+
+def _connect(net: LavaNetwork) -> None:
+    outs = _out_ports(net)
+    for u in net.schedule.units:
+        proc = net.procs[u.name]
+        for k, p in enumerate(u.inputs):
+            if u.kind == "conv":
+                dst = proc.s_in
+            elif u.kind in ("lif", "sink"):
+                dst = proc.a_in
+            else:
+                dst = getattr(proc, f"in{k}")
+            srcs = outs.get((p.value, p.start))
+            if not srcs:
+                raise RuntimeError(f"schedule error: nothing sends {p.value} from step {p.start} to {u.name}")
+            for src in srcs:
+                src.connect(dst)
+
+
+@dataclass
+class LavaResult:
+    output: np.ndarray  # [T, C, H, W] int64
+    counts: dict[str, list[int]]  # value -> non-zero count per frame
+    seconds: dict[str, float]
+    processes: int
+    steps: int
+
+
+def run_network(net: LavaNetwork, *, hardware: bool = False) -> LavaResult:
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+    s = net.schedule
+    cfg = (Loihi2HwCfg(exception_proc_model_map=net.model_map) if hardware
+           else Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map))
+    sink = net.procs["sink"]
+    t0 = time.perf_counter()
+    sink.create_runtime(run_cfg=cfg)
+    t1 = time.perf_counter()
+    ran = False
+    try:
+        sink.run(condition=RunSteps(num_steps=s.steps, blocking=True))
+        ran = True
+        t2 = time.perf_counter()
+        out_port = s.unit("sink").inputs[0]
+        data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
+        frames = [data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
+                  for j in range(out_port.frames)]
+        counts: dict[str, list[int]] = {net.graph.nodes[0].name: [int(np.count_nonzero(net.input_q))]}
+        for u in s.units:
+            if u.kind not in ("segment", "probe"):
+                continue
+            table = np.asarray(net.procs[u.name].counts.get()).astype(np.int64)
+            plan_rows = u.nodes if u.kind == "segment" else tuple(p.value for p in u.inputs)
+            for r, v in enumerate(plan_rows):
+                counts[v] = [int(c) for c in table[r, :s.frames[v]]]
+        t3 = time.perf_counter()
+    finally:
+        if ran:
+            sink.stop()
+    return LavaResult(output=np.stack(frames), counts=counts, processes=len(s.units), steps=s.steps,
+                      seconds={"compile": t1 - t0, "run": t2 - t1, "readback": t3 - t2,
+                               "stop": time.perf_counter() - t3})
+
+
+def split_concat_counts(g: ir.Graph, s: Schedule, counts: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Concats expressed as synapses have no value of their own in Lava; with equal scales their non-zero
+    count is the sum of their inputs' counts."""
+    out = dict(counts)
+    by = g.by_name()
+    for name in s.split_concats:
+        parts = [counts[i] for i in by[name].inputs]
+        out[name] = [int(sum(c)) for c in zip(*parts, strict=True)]
+    return out
+
+
+__all__ = ["build_network", "run_network", "LavaNetwork", "LavaResult", "lava_conv_weight", "acc_value"]

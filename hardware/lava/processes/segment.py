@@ -1,0 +1,134 @@
+"""``Segment``: one Lava process computing a connected group of quantized-IR nodes, frame by frame.
+
+Its ports are made per instance (``in0..``, ``out0..``), so its ProcessModel class is made per port count by
+:func:`segment_model` and bound to each instance through the run config's ``exception_proc_model_map``.
+The model calls the numpy reference kernels, so it computes the very integers the reference defines; the
+timing (which frame arrives and is computed at which step) comes from :mod:`spikerain.hardware.lava.schedule`.
+
+Like Lava's ``Dense`` and ``Conv``, a segment sends what it computed in the previous step before it receives:
+one step of latency, and no deadlock in any topology. Every value's non-zero count per frame goes into the
+``counts`` Var (one row per counted value), which is how per-layer activity leaves a Lava run.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyOutPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+from lava.magma.core.resources import CPU
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from spikerain.hardware.kernels.reference import reference_kernel, requantize
+from spikerain.hardware.lava.schedule import acc_value, frames_needed, time_mixing
+
+
+@dataclass(frozen=True)
+class PortPlan:
+    value: str
+    start: int  # step of frame 0
+    frames: int
+    chw: tuple[int, int, int]  # IR layout of one frame; Lava ports carry (W, H, C)
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    nodes: tuple  # quantized IR nodes, topological
+    compute: dict  # node name -> step its frame 0 is computed
+    frames: dict  # value -> frames
+    reads: dict  # node name -> values it reads
+    inputs: tuple[PortPlan, ...]
+    outputs: tuple[PortPlan, ...]
+    counted: tuple[str, ...]  # rows of the counts Var: computed nodes, then counted inputs
+    last_use: dict  # value -> last step its frames are needed here
+
+    @property
+    def max_frames(self) -> int:
+        return max([self.frames[v] for v in self.counted] or [1])
+
+
+def lava_shape(chw) -> tuple[int, int, int]:
+    c, h, w = chw
+    return (w, h, c)
+
+
+class Segment(AbstractProcess):
+    def __init__(self, *, plan: SegmentPlan, name: str | None = None) -> None:
+        super().__init__(plan=plan, name=name)
+        for k, p in enumerate(plan.inputs):
+            setattr(self, f"in{k}", InPort(shape=lava_shape(p.chw)))
+        for k, p in enumerate(plan.outputs):
+            setattr(self, f"out{k}", OutPort(shape=lava_shape(p.chw)))
+        self.counts = Var(shape=(max(1, len(plan.counted)), plan.max_frames), init=0)
+
+
+class PySegmentModelBase(PyLoihiProcessModel):
+    counts: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def __init__(self, proc_params) -> None:
+        super().__init__(proc_params)
+        self.plan: SegmentPlan = proc_params["plan"]
+        self.frames_of: dict[str, dict[int, np.ndarray]] = {}
+        self.row = {v: k for k, v in enumerate(self.plan.counted)}
+        self.memo: dict = {}
+
+    def _keep(self, value: str, j: int, frame: np.ndarray) -> None:
+        self.frames_of.setdefault(value, {})[j] = frame
+        row = self.row.get(value)
+        if row is not None:
+            self.counts[row, j] = np.count_nonzero(frame)
+
+    def _frame(self, node, j: int) -> np.ndarray:
+        """Frame j ([B=1, C, H, W]) of ``node`` from the frames held here."""
+        buf = self.frames_of
+        if node.op == "q_conv2d":
+            return requantize(node, buf[acc_value(node.name)][j])
+        ins = self.plan.reads[node.name]
+        kernel = reference_kernel(node.op)
+        if not time_mixing(node):
+            args = [buf[i][j if self.plan.frames[i] > 1 else 0][None] for i in ins]
+            return kernel(node, *args)[0]
+        needs = tuple(frames_needed(node, j, self.plan.frames[i]) for i in ins)
+        key = (node.name, needs)
+        if key not in self.memo:
+            self.memo = {k: v for k, v in self.memo.items() if k[0] != node.name}
+            self.memo[key] = kernel(node, *[np.stack([buf[i][k] for k in range(n)]) for i, n in zip(ins, needs)])
+        return self.memo[key][j]
+
+    def run_spk(self) -> None:
+        s = self.time_step
+        plan = self.plan
+        for k, p in enumerate(plan.outputs):
+            port = getattr(self, f"out{k}")
+            j = s - p.start
+            if 0 <= j < p.frames:
+                port.send(self.frames_of[p.value][j][0].transpose(2, 1, 0).astype(np.int32))
+            else:
+                port.send(np.zeros(port.shape, np.int32))
+        for k, p in enumerate(plan.inputs):
+            data = getattr(self, f"in{k}").recv()
+            j = s - p.start
+            if 0 <= j < p.frames:
+                self._keep(p.value, j, np.asarray(data, np.int64).transpose(2, 1, 0)[None])
+        for node in plan.nodes:
+            j = s - plan.compute[node.name]
+            if 0 <= j < plan.frames[node.name]:
+                self._keep(node.name, j, self._frame(node, j))
+        for v in [v for v in self.frames_of if plan.last_use.get(v, 0) < s]:
+            del self.frames_of[v]
+
+
+@functools.cache
+def segment_model(n_in: int, n_out: int) -> type:
+    """The ProcessModel class for a Segment with ``n_in`` input and ``n_out`` output ports."""
+    attrs = {f"in{k}": LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) for k in range(n_in)}
+    attrs.update({f"out{k}": LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24) for k in range(n_out)})
+    cls = type(f"PySegmentModel{n_in}x{n_out}", (PySegmentModelBase,), attrs)
+    return implements(proc=Segment, protocol=LoihiProtocol)(requires(CPU)(tag("fixed_pt")(cls)))

@@ -1,0 +1,58 @@
+"""Child entry point: ``python -m spikerain.hardware.lava.runner JOB.json`` in the Lava interpreter.
+
+JOB.json: ``{"artifact": path, "image": path to a float [C, H, W] .npy in [0, 1], "out": path to the result
+.npz, "conv_model": "vectorised" | "stock", "hardware": false}``. The result holds the output frames
+(``output``, int64 [T, C, H, W]), and a JSON string ``meta`` with per-layer non-zero counts per timestep, the
+schedule summary, the process count and timings. It is written atomically; a failed run writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+
+
+def run_job(job: dict) -> dict:
+    import lava.magma.core.run_configs  # noqa: F401  (import Lava first: it sets the multiprocessing start method)
+    import numpy as np
+
+    from spikerain.converter import ir
+    from spikerain.converter.artifact import load_artifact
+    from spikerain.hardware.lava.network import build_network, run_network, split_concat_counts
+    from spikerain.hardware.lava.schedule import build_schedule
+
+    image = np.load(job["image"])
+    g = load_artifact(job["artifact"])
+    g = g.with_nodes(g.nodes, input_shape=(1, image.shape[0], image.shape[1], image.shape[2]))
+    ir.infer_shapes(g)
+    schedule = build_schedule(g)
+    print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
+    net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule)
+    res = run_network(net, hardware=bool(job.get("hardware", False)))
+    meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
+            "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(),
+            "conv_model": job.get("conv_model", "vectorised")}
+    out = job["out"]
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, output=res.output, meta=np.array(json.dumps(meta)))
+        os.replace(tmp, out)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return meta
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[0], encoding="utf-8") as f:
+        job = json.load(f)
+    meta = run_job(job)
+    print(json.dumps({"processes": meta["processes"], "steps": meta["steps"], "seconds": meta["seconds"]}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,307 @@
+"""Partition a quantized graph into Lava processes and compute its lock-step schedule (pure, Lava-free).
+
+Units (one Lava process each):
+
+- ``source``: stock ``io.source.RingBuffer`` sending the quantized image at step 1.
+- ``conv``: stock ``Conv`` per synapse. A conv whose input is a channel concat of equal-scale values becomes one
+  ``Conv`` per concatenated input, holding its slice of the kernel, all summing into one input port.
+- ``lif``: stock ``LIFReset`` per LIF layer, reset at the step its first frame arrives.
+- ``segment``: a spikerain process computing a connected group of the remaining nodes (a conv's
+  requantization, NI-LIF, adds, upsampling, patch/time moves, and the ``host`` ops), grouped by placement.
+- ``probe``: one spikerain process counting the spikes of every LIF layer per timestep.
+- ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
+
+Time: Lava steps start at 1. ``Conv`` and segments send what they computed in the previous step before they
+receive (one step of latency each, which also makes every cycle deadlock-free); ``LIFReset`` and the sink
+receive and act in the same step. A value's frames travel one per step: frame j of value v can be received at
+step ``avail[v] + j``. A segment computes frame j of node n at step ``compute[n] + j``, as soon as every input
+frame it needs has arrived; inputs that arrive early wait in the segment's buffers (the inserted delays). Ops that
+mix timesteps (mean over T, the temporal attention, temporal conv, time-to-patch) wait for the frames they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spikerain.converter import ir
+from spikerain.errors import GraphError
+
+STOCK_CONV, STOCK_LIF = "q_conv2d", "q_lif"
+
+
+@dataclass(frozen=True)
+class Port:
+    """Frames ``0..frames-1`` of ``value`` pass at steps ``start..start+frames-1``."""
+
+    value: str
+    start: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    kind: str  # source | conv | lif | segment | probe | sink
+    placement: str  # on-chip | host
+    nodes: tuple[str, ...] = ()  # IR nodes it computes (segment), or the IR node it implements
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    compute: dict[str, int] = field(default_factory=dict)  # segment: node -> step of its frame 0
+    channels: tuple[int, int] | None = None  # conv split from a concat: input channel slice of the kernel
+
+
+@dataclass(frozen=True)
+class Schedule:
+    units: tuple[Unit, ...]
+    avail: dict[str, int]  # value -> step its frame 0 can be received
+    frames: dict[str, int]  # value -> number of frames (its T)
+    steps: int  # Lava steps per image
+    output: str
+    split_concats: tuple[str, ...] = ()  # concats expressed as several synapses summing into one port
+    reads: dict[str, tuple[str, ...]] = field(default_factory=dict)  # segment node -> values it reads
+
+    def unit(self, name: str) -> Unit:
+        for u in self.units:
+            if u.name == name:
+                return u
+        raise KeyError(name)
+
+    def kinds(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for u in self.units:
+            out[u.kind] = out.get(u.kind, 0) + 1
+        return out
+
+    def buffered(self) -> dict[str, int]:
+        """Segment inputs that wait: ``unit/value`` -> the most steps a frame waits before it is used."""
+        out: dict[str, int] = {}
+        for u in self.units:
+            if u.kind != "segment":
+                continue
+            for p in u.inputs:
+                waits = [u.compute[n] - p.start for n in u.nodes if p.value in self.reads.get(n, ())]
+                if waits and max(waits) > 0:
+                    out[f"{u.name}/{p.value}"] = max(waits)
+        return out
+
+    def summary(self) -> dict:
+        return {"steps": self.steps, "processes": len(self.units), "kinds": self.kinds(),
+                "output_step": self.avail[self.output], "split_concats": len(self.split_concats),
+                "buffered_inputs": len(self.buffered())}
+
+
+def acc_value(conv: str) -> str:
+    """The pseudo-value carrying a conv's 24-bit accumulator from the ``Conv`` process to its requantization."""
+    return conv + "#acc"
+
+
+def time_mixing(node: ir.Node) -> bool:
+    """Whether output frame j needs input frames other than frame j."""
+    if node.op in ("q_nilif", "q_patch_to_time", "q_repeat_t", "q_time_to_patch", "q_temporal_conv", "q_mean_t"):
+        return True
+    if node.op == "q_dense":
+        return node.axis == 0
+    if node.op == "q_reduce":
+        return 0 in node.axes
+    return False
+
+
+def frames_needed(node: ir.Node, j: int, t_in: int) -> int:
+    """How many leading frames of an input (of ``t_in`` frames) output frame ``j`` of ``node`` needs."""
+    if not time_mixing(node):
+        return 1 if t_in == 1 else j + 1
+    op = node.op
+    if op == "q_nilif":
+        return j + 1
+    if op == "q_patch_to_time":
+        return j // (node.r * node.r) + 1
+    if op == "q_repeat_t":
+        return 1
+    if op == "q_time_to_patch":
+        return (j + 1) * node.r * node.r
+    if op == "q_temporal_conv":
+        return (j + 1) * node.weight_mant.shape[2]
+    return t_in
+
+
+def _splittable_concats(g: ir.Graph, stock_out: set[str]) -> set[str]:
+    """Concats consumed only by convs, with no rescaling, and fed only by segment-computed values (which a
+    segment can hold back to align them); LIF outputs cannot be delayed, so concats of them stay in segments."""
+    cons, by = g.consumers(), g.by_name()
+    out = set()
+    for n in g.nodes:
+        if n.op != "q_concat" or n.name in g.outputs or not cons[n.name]:
+            continue
+        if not all(by[c].op == STOCK_CONV for c in cons[n.name]):
+            continue
+        if any(f != n.frac for f in n.fracs) or any(i in stock_out for i in n.inputs):
+            continue
+        if len(set(n.inputs)) != len(n.inputs):
+            continue
+        out.add(n.name)
+    return out
+
+
+def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], set[str]]:
+    """Map every segment-computed node to its segment name; returns (node -> segment, split concats)."""
+    by = g.by_name()
+    stock_out = {n.name for n in g.nodes if n.op in (STOCK_LIF, "q_input")}
+    split = _splittable_concats(g, stock_out) if split_concats else set()
+    custom = [n for n in g.nodes if n.op not in (STOCK_LIF, "q_input") and n.name not in split]
+    parent = {n.name: n.name for n in custom}
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for n in custom:
+        if n.op == STOCK_CONV:
+            continue  # its input reaches it through the Conv process
+        for i in n.inputs:
+            if i in parent:
+                parent[find(i)] = find(n.name)
+    roots: dict[str, str] = {}
+    seg_of = {}
+    for n in custom:
+        r = find(n.name)
+        if r not in roots:
+            kind = "host" if n.placement == "host" else "core"
+            roots[r] = f"seg{len(roots):03d}_{kind}"
+        seg_of[n.name] = roots[r]
+    return seg_of, split
+
+
+def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
+    """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing."""
+    if not g.shapes:
+        ir.infer_shapes(g)
+    by = g.by_name()
+    if len(g.outputs) != 1:
+        raise GraphError(f"the Lava backend runs graphs with one output; this one has {len(g.outputs)}")
+    seg_of, split = partition(g, split_concats)
+    T = {n.name: g.shapes[n.name][0] for n in g.nodes}
+    avail: dict[str, int] = {}
+    compute: dict[str, int] = {}
+    inputs_of: dict[str, tuple[str, ...]] = {}  # segment node -> values it reads (acc for convs)
+    conv_inputs: dict[str, list[tuple[str, tuple[int, int] | None]]] = {}
+
+    def arrival(value: str, seg: str) -> int:
+        """Step at which frame 0 of ``value`` is usable inside segment ``seg``."""
+        return compute[value] if seg_of.get(value) == seg and value in compute else avail[value]
+
+    for n in g.nodes:
+        if n.op == "q_input":
+            avail[n.name] = 1
+            continue
+        if n.name in split:
+            continue
+        if n.op == STOCK_LIF:
+            avail[n.name] = avail[n.inputs[0]]
+            continue
+        seg = seg_of[n.name]
+        if n.op == STOCK_CONV:
+            src = n.inputs[0]
+            if src in split:
+                cat = by[src]
+                start = max(avail[i] for i in cat.inputs)
+                lo = 0
+                parts = []
+                for i in cat.inputs:
+                    c = g.shapes[i][1]
+                    parts.append((i, (lo, lo + c)))
+                    lo += c
+                conv_inputs[n.name] = parts
+                avail[acc_value(n.name)] = start + 1
+            else:
+                conv_inputs[n.name] = [(src, None)]
+                avail[acc_value(n.name)] = avail[src] + 1
+            reads = (acc_value(n.name),)
+            compute[n.name] = avail[acc_value(n.name)]
+        else:
+            reads = n.inputs
+            c = 0
+            for j in range(T[n.name]):
+                for i in reads:
+                    need = frames_needed(n, j, T[i])
+                    c = max(c, arrival(i, seg) + need - 1 - j)
+            compute[n.name] = c
+        inputs_of[n.name] = reads
+        avail[n.name] = compute[n.name] + 1
+    for a in list(avail):
+        if a.endswith("#acc"):
+            T[a] = T[a[:-4]]
+    # concat inputs wait in their segment until all parts can go out together
+    emit: dict[tuple[str, str], int] = {}  # (value, consumer unit) -> start step of its port
+    for conv, parts in conv_inputs.items():
+        start = avail[acc_value(conv)] - 1
+        for value, _ in parts:
+            emit[(value, f"conv:{conv}" + (f"/{value}" if len(parts) > 1 else ""))] = start
+
+    units: list[Unit] = [Unit("source", "source", "host", nodes=(g.nodes[0].name,),
+                              outputs=(Port(g.nodes[0].name, 1, 1),))]
+    seg_nodes: dict[str, list[str]] = {}
+    for n in g.nodes:
+        if n.name in seg_of:
+            seg_nodes.setdefault(seg_of[n.name], []).append(n.name)
+    for n in g.nodes:
+        if n.op == STOCK_CONV:
+            for value, ch in conv_inputs[n.name]:
+                uname = f"conv:{n.name}" + (f"/{value}" if ch is not None else "")
+                start = emit[(value, uname)]
+                units.append(Unit(uname, "conv", "on-chip", nodes=(n.name,), inputs=(Port(value, start, T[value]),),
+                                  outputs=(Port(acc_value(n.name), start + 1, T[n.name]),), channels=ch))
+        elif n.op == STOCK_LIF:
+            units.append(Unit(f"lif:{n.name}", "lif", "on-chip", nodes=(n.name,),
+                              inputs=(Port(n.inputs[0], avail[n.name], T[n.name]),),
+                              outputs=(Port(n.name, avail[n.name], T[n.name]),)))
+    consumers_outside: dict[str, set[str]] = {}
+    for u in units:
+        for p in u.inputs:
+            consumers_outside.setdefault(p.value, set()).add(u.name)
+    for seg, names in seg_nodes.items():
+        for name in names:
+            for i in inputs_of[name]:
+                if seg_of.get(i) != seg:
+                    consumers_outside.setdefault(i, set()).add(seg)
+    out_name = g.outputs[0]
+    consumers_outside.setdefault(out_name, set()).add("sink")
+    for seg, names in seg_nodes.items():
+        ins = []
+        seen = set()
+        for name in names:
+            for i in inputs_of[name]:
+                if seg_of.get(i) != seg and i not in seen:
+                    seen.add(i)
+                    ins.append(Port(i, avail[i], T[i]))
+        outs = []
+        for name in names:
+            starts = {emit.get((name, c), avail[name]) for c in consumers_outside.get(name, ()) if c != seg}
+            outs += [Port(name, start, T[name]) for start in sorted(starts)]
+        placement = "host" if seg.endswith("host") else "on-chip"
+        units.append(Unit(seg, "segment", placement, nodes=tuple(names), inputs=tuple(ins), outputs=tuple(outs),
+                          compute={k: compute[k] for k in names}))
+    lifs = [n.name for n in g.nodes if n.op == STOCK_LIF]
+    if lifs:
+        units.append(Unit("probe", "probe", "host", inputs=tuple(Port(v, avail[v], T[v]) for v in lifs)))
+    units.append(Unit("sink", "sink", "host", nodes=(out_name,), inputs=(Port(out_name, avail[out_name],
+                                                                            T[out_name]),)))
+    steps = avail[out_name] + T[out_name] - 1
+    frames = {k: v for k, v in T.items()}
+    s = Schedule(units=tuple(units), avail=avail, frames=frames, steps=steps, output=out_name,
+                 split_concats=tuple(sorted(split)), reads=inputs_of)
+    return s
+
+
+def latency_table(g: ir.Graph, s: Schedule) -> list[dict]:
+    """Per IR node: its unit, the step its first frame is available, its frames, and its buffered inputs."""
+    unit_of = {}
+    for u in s.units:
+        for n in u.nodes:
+            unit_of.setdefault(n, u.name)
+    rows = []
+    for n in g.nodes:
+        rows.append({"node": n.name, "op": n.op, "unit": unit_of.get(n.name, "(synapses)"),
+                     "first_step": s.avail.get(n.name), "frames": s.frames.get(n.name)})
+    return rows
