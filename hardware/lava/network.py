@@ -35,7 +35,7 @@ def _chw(g: ir.Graph, value: str) -> tuple[int, int, int]:
     return tuple(g.shapes[base][1:])
 
 
-def _segment_plan(g: ir.Graph, s: Schedule, unit):
+def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0):
     from spikerain.hardware.lava.processes.segment import PortPlan, SegmentPlan
 
     by = g.by_name()
@@ -53,7 +53,8 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit):
     counted = unit.nodes if unit.kind == "segment" else tuple(p.value for p in unit.inputs)
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
                        reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(port(p) for p in unit.inputs),
-                       outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last)
+                       outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last,
+                       fail_at=fail_at)
 
 
 def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
@@ -62,8 +63,9 @@ def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
 
 
 def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vectorised",
-                  schedule: Schedule | None = None) -> LavaNetwork:
-    """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1]."""
+                  schedule: Schedule | None = None, fail_at: int = 0) -> LavaNetwork:
+    """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1].
+    ``fail_at`` > 0 makes the first segment raise at that step (fault injection for hygiene tests)."""
     from lava.proc.conv.models import PyConvModelFixed
     from lava.proc.conv.process import Conv
     from lava.proc.io.sink import RingBuffer as Sink
@@ -81,6 +83,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     first = graph.nodes[0]
     xq = reference_kernel(first.op)(first, np.asarray(image, np.float64)[None])  # [1, 1, C, H, W]
     net.input_q = xq[0, 0]
+    fail_at_used = False
     for u in s.units:
         if u.kind == "source":
             proc = Source(data=net.input_q.transpose(2, 1, 0)[..., None].astype(np.int32))
@@ -100,7 +103,8 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
                             bias_exp=node.bias_exp, reset_interval=s.steps + 1, reset_offset=u.inputs[0].start,
                             name=u.name)
         elif u.kind in ("segment", "probe"):
-            plan = _segment_plan(graph, s, u)
+            plan = _segment_plan(graph, s, u, fail_at if u.kind == "segment" and not fail_at_used else 0)
+            fail_at_used = fail_at_used or (u.kind == "segment")
             proc = Segment(plan=plan, name=u.name)
             net.model_map[proc] = segment_model(len(plan.inputs), len(plan.outputs))
         elif u.kind == "sink":

@@ -23,13 +23,15 @@ def run_job(job: dict) -> dict:
     from spikerain.hardware.lava.network import build_network, run_network, split_concat_counts
     from spikerain.hardware.lava.schedule import build_schedule
 
+    print(f"[lava] pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
     image = np.load(job["image"])
     g = load_artifact(job["artifact"])
     g = g.with_nodes(g.nodes, input_shape=(1, image.shape[0], image.shape[1], image.shape[2]))
     ir.infer_shapes(g)
     schedule = build_schedule(g)
     print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
-    net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule)
+    net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
+                        fail_at=int(job.get("fail_at", 0)))
     res = run_network(net, hardware=bool(job.get("hardware", False)))
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
             "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(),

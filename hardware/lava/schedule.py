@@ -144,7 +144,6 @@ def _splittable_concats(g: ir.Graph, stock_out: set[str]) -> set[str]:
 
 def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], set[str]]:
     """Map every segment-computed node to its segment name; returns (node -> segment, split concats)."""
-    by = g.by_name()
     stock_out = {n.name for n in g.nodes if n.op in (STOCK_LIF, "q_input")}
     split = _splittable_concats(g, stock_out) if split_concats else set()
     custom = [n for n in g.nodes if n.op not in (STOCK_LIF, "q_input") and n.name not in split]

@@ -1,4 +1,4 @@
-"""``spikerain simulate``: run an artifact on an image with the bit-exact fast simulator."""
+"""``spikerain simulate``: run an artifact on an image (fast simulator, Lava's CPU simulator or a Loihi 2)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 from spikerain.console import print_json
 
-HELP = "run a quantized artifact on an image (fast bit-exact simulator) and write the restored image"
+HELP = "run a quantized artifact on an image and write the restored image (backend: auto, fast, lava, loihi2)"
 EXAMPLE = "spikerain simulate model.h5 --input rainy.png -o out.png --record activity.h5"
 
 log = logging.getLogger("spikerain")
@@ -17,15 +17,18 @@ def add_arguments(p) -> None:
     p.add_argument("artifact")
     p.add_argument("--input", help="rainy image (default: the shipped sample)")
     p.add_argument("-o", "--output", default="simulated.png")
-    p.add_argument("--backend", default="fast", choices=["fast"], help="simulator (Lava arrives with issue #5)")
+    p.add_argument("--backend", default="auto", choices=["auto", "fast", "lava", "loihi2"],
+                   help="auto: Loihi 2 if present, else Lava's CPU simulator for small images, else fast")
     p.add_argument("--record", help="write per-layer, per-timestep activity to this HDF5 file")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for a Lava run")
 
 
 def run(args) -> int:
     import numpy as np
 
     from spikerain.converter.artifact import load_artifact
-    from spikerain.converter.ir import size_multiple
+    from spikerain.converter.ir import infer_shapes, size_multiple
+    from spikerain.hardware.backend import run_lava, select_backend
     from spikerain.hardware.fastsim.activity import write_activity
     from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
     from spikerain.imageio import read_image, write_image
@@ -36,23 +39,33 @@ def run(args) -> int:
     path = args.input or sample_pair()[0]
     img = read_image(path)
     H, W = img.shape[:2]
-    m = size_multiple(g)
-    work = pad_to_multiple(img, m)
-    act = Activity() if args.record else None
+    work = pad_to_multiple(img, size_multiple(g))
+    choice = select_backend(args.backend, pixels=work.shape[0] * work.shape[1])
+    log.info("backend %s: %s", choice.name, choice.reason)
     stats: dict = {}
     t0 = time.perf_counter()
-    out = simulate(g, work.transpose(2, 0, 1)[None].astype(np.float32), activity=act, stats=stats)
+    if choice.name == "fast":
+        act = Activity()
+        out = simulate(g, work.transpose(2, 0, 1)[None].astype(np.float32), activity=act, stats=stats)
+        restored = dequantized_output(g, out)[0]
+    else:
+        lava = run_lava(args.artifact, work.transpose(2, 0, 1), hardware=choice.name == "loihi2",
+                        timeout=args.timeout, progress=lambda line: log.info(line))
+        restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
+        gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
+        infer_shapes(gs)
+        act = Activity(nonzero=lava.counts,
+                       per_step={k: int(np.prod(gs.shapes[k][1:])) for k in lava.counts if k in gs.shapes})
     seconds = time.perf_counter() - t0
-    restored = dequantized_output(g, out)[0].transpose(1, 2, 0)[:H, :W]
-    write_image(args.output, restored)
-    if act is not None:
+    write_image(args.output, restored.transpose(1, 2, 0)[:H, :W])
+    if args.record:
         write_activity(args.record, g, act, stats)
     events = {k: sum(s.get(k, 0) for s in stats.values()) for k in ("clipped", "wrapped", "saturated")}
-    result = {"artifact": args.artifact, "input": str(path), "output": args.output, "backend": "fast",
-              "backend_reason": "requested" if args.backend == "fast" else "", "seconds": round(seconds, 3),
-              "events": events, "record": args.record}
+    result = {"artifact": args.artifact, "input": str(path), "output": args.output, "backend": choice.name,
+              "backend_reason": choice.reason, "seconds": round(seconds, 3), "events": events,
+              "record": args.record}
     if args.json:
         print_json(result)
     else:
-        print(f"wrote {args.output} ({W}x{H}) with the fast simulator in {seconds:.1f} s; events {events}")
+        print(f"wrote {args.output} ({W}x{H}) with backend {choice.name} ({choice.reason}) in {seconds:.1f} s")
     return 0

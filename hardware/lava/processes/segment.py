@@ -48,6 +48,7 @@ class SegmentPlan:
     outputs: tuple[PortPlan, ...]
     counted: tuple[str, ...]  # rows of the counts Var: computed nodes, then counted inputs
     last_use: dict  # value -> last step its frames are needed here
+    fail_at: int = 0  # fault injection for the run-hygiene tests: raise at this step (0 = never)
 
     @property
     def max_frames(self) -> int:
@@ -99,12 +100,15 @@ class PySegmentModelBase(PyLoihiProcessModel):
         key = (node.name, needs)
         if key not in self.memo:
             self.memo = {k: v for k, v in self.memo.items() if k[0] != node.name}
-            self.memo[key] = kernel(node, *[np.stack([buf[i][k] for k in range(n)]) for i, n in zip(ins, needs)])
+            args = [np.stack([buf[i][k] for k in range(n)]) for i, n in zip(ins, needs, strict=True)]
+            self.memo[key] = kernel(node, *args)
         return self.memo[key][j]
 
     def run_spk(self) -> None:
         s = self.time_step
         plan = self.plan
+        if s == plan.fail_at:
+            raise RuntimeError(f"fault injected at step {s}")
         for k, p in enumerate(plan.outputs):
             port = getattr(self, f"out{k}")
             j = s - p.start

@@ -1,0 +1,67 @@
+"""Check the Lava process graph against the fast simulator: same artifact, same crop, every output integer and
+every layer's non-zero count per timestep must be equal (needs torch for the fast simulator)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from spikerain.converter import ir
+
+
+def center_crop(img_hwc: np.ndarray, size: int, at: tuple[int, int] | None = None) -> np.ndarray:
+    """A ``size`` x ``size`` crop (centred unless ``at`` = (y, x)) as float ``[C, H, W]``."""
+    H, W = img_hwc.shape[:2]
+    if size > min(H, W):
+        from spikerain.errors import InputError
+
+        raise InputError(f"a {size}x{size} crop does not fit a {W}x{H} image", fix="use a smaller --crop")
+    y, x = at if at is not None else ((H - size) // 2, (W - size) // 2)
+    return np.ascontiguousarray(img_hwc[y:y + size, x:x + size].transpose(2, 0, 1)).astype(np.float64)
+
+
+def fast_reference(graph: ir.Graph, image_chw: np.ndarray) -> tuple[np.ndarray, dict[str, list[int]], float]:
+    from spikerain.hardware.fastsim.simulate import Activity, simulate
+
+    g = graph.with_nodes(graph.nodes, input_shape=(1, *image_chw.shape))
+    ir.infer_shapes(g)
+    act = Activity()
+    t0 = time.perf_counter()
+    out = simulate(g, image_chw[None].astype(np.float32), activity=act)
+    return out[g.outputs[0]][:, 0].numpy().astype(np.int64), act.nonzero, time.perf_counter() - t0
+
+
+def compare(fast_out: np.ndarray, fast_counts: dict, lava_out: np.ndarray, lava_counts: dict) -> dict:
+    same_shape = fast_out.shape == lava_out.shape
+    diff = np.abs(fast_out - lava_out) if same_shape else None
+    layers = sorted(set(fast_counts) | set(lava_counts))
+    bad = [k for k in layers if fast_counts.get(k) != lava_counts.get(k)]
+    return {
+        "output_equal": bool(same_shape and not diff.any()),
+        "output_values": int(fast_out.size),
+        "output_mismatches": int(np.count_nonzero(diff)) if same_shape else int(fast_out.size),
+        "output_max_abs_diff": int(diff.max()) if same_shape and diff.size else None,
+        "layers_compared": len(layers),
+        "layer_mismatches": bad,
+        "first_mismatch": ({"layer": bad[0], "fast": fast_counts.get(bad[0]), "lava": lava_counts.get(bad[0])}
+                           if bad else None),
+        "bit_exact": bool(same_shape and not diff.any() and not bad),
+    }
+
+
+def verify_crop(artifact: str, graph: ir.Graph, image_chw: np.ndarray, *, conv_model: str = "vectorised",
+                timeout: float = 1800.0, progress=None) -> dict:
+    from spikerain.hardware.backend import run_lava
+
+    fast_out, fast_counts, fast_s = fast_reference(graph, image_chw)
+    t0 = time.perf_counter()
+    lava = run_lava(artifact, image_chw, conv_model=conv_model, timeout=timeout, progress=progress)
+    wall = time.perf_counter() - t0
+    res = compare(fast_out, fast_counts, lava.output, lava.counts)
+    res.update({"size": list(image_chw.shape[1:]), "fast_seconds": round(fast_s, 3),
+                "lava_wall_seconds": round(wall, 2),
+                "lava_seconds": {k: round(v, 3) for k, v in lava.meta["seconds"].items()},
+                "lava_processes": lava.meta["processes"], "lava_steps": lava.meta["steps"],
+                "schedule": lava.meta["schedule"], "conv_model": conv_model})
+    return res

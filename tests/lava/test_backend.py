@@ -1,0 +1,83 @@
+"""The Lava process graph, run in Lava's CPU simulator (Loihi2SimCfg fixed_pt) in .venv-lava, is bit-exact with
+the fast simulator and the numpy reference: every output integer and every layer's non-zero count per timestep."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from spikerain.converter.artifact import save_artifact
+from spikerain.converter.convert import convert_model
+from spikerain.hardware.backend import run_lava
+from spikerain.hardware.kernels.reference import run_reference
+from spikerain.hardware.verify import center_crop, verify_crop
+from spikerain.imageio import read_image
+from spikerain.lava_env import LavaRunError, group_alive
+from spikerain.models.checkpoint import load_default_or
+from spikerain.models.registry import build_model
+from spikerain.models.samples import sample_pair
+from tests.hardware.test_schedule import concat_graph
+
+pytestmark = pytest.mark.lava
+
+
+def _psm() -> set[str]:
+    return {p.name for p in Path("/dev/shm").glob("psm_*")}
+
+
+@pytest.mark.parametrize("conv_model", ["stock", "vectorised"])
+def test_small_graph_with_split_concat_matches_reference(tmp_path, conv_model):
+    g = concat_graph()
+    path = tmp_path / "small.h5"
+    save_artifact(path, g)
+    img = np.random.default_rng(0).random((3, 8, 8))
+    ref = run_reference(g, img[None], keep=True)
+    res = run_lava(path, img, conv_model=conv_model, timeout=300)
+    np.testing.assert_array_equal(res.output, ref["out"][:, 0])
+    for name, value in ref.items():
+        expected = [int(np.count_nonzero(f)) for f in value]
+        assert res.counts[name] == expected, name
+    assert 0 < sum(res.counts["lif"]) < ref["lif"].size  # the spikes are neither absent nor saturated
+    assert res.meta["schedule"]["split_concats"] == 1 and res.meta["conv_model"] == conv_model
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory):
+    out = {}
+    d = tmp_path_factory.mktemp("lava-artifacts")
+    torch.manual_seed(0)
+    models = {"vlifnet": load_default_or(None, "vlifnet"), "esdnet": load_default_or(None, "esdnet"),
+              "random-vlifnet": build_model("vlifnet", dim=16)}
+    for name, model in models.items():
+        _, q, _ = convert_model(model, report_images=1)
+        out[name] = (str(d / f"{name}.h5"), q)
+        save_artifact(out[name][0], q)
+    return out
+
+
+@pytest.mark.parametrize("size", [16, 32])
+@pytest.mark.parametrize("name", ["vlifnet", "esdnet", "random-vlifnet"])
+def test_network_crop_is_bit_exact_with_fast_simulator(artifacts, name, size):
+    path, g = artifacts[name]
+    img = read_image(sample_pair()[0])
+    r = verify_crop(path, g, center_crop(img, size), timeout=900)
+    assert r["output_equal"], r
+    assert r["layer_mismatches"] == [], r["first_mismatch"]
+    assert r["layers_compared"] == len(g.nodes)
+    assert r["lava_processes"] == r["schedule"]["processes"] > 100
+    assert r["bit_exact"]
+
+
+def test_failed_actor_leaves_no_process_or_shared_memory(tmp_path):
+    g = concat_graph()
+    path = tmp_path / "small.h5"
+    save_artifact(path, g)
+    before = _psm()
+    lines: list[str] = []
+    with pytest.raises(LavaRunError, match="timed out"):
+        # An exception inside a ProcessModel others wait on deadlocks Lava's run(); the timeout must end it.
+        run_lava(path, np.zeros((3, 8, 8)), timeout=20, fail_at=2, progress=lines.append)
+    pgids = [int(x.split()[-1]) for x in lines if x.startswith("[lava] pgid")]
+    assert pgids and not group_alive(pgids[0])
+    assert _psm() - before == set()
