@@ -30,9 +30,11 @@ def _int(a) -> np.ndarray:
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
 class QInput(QNode):
-    """Pixels in [0, 1] -> q = round_half_even(x * 2**frac), clipped to [0, 2**frac]."""
+    """Pixels in [0, 1] -> q = round_half_even(x * 2**frac), clipped to [0, 2**frac] ([-2**frac, 2**frac] if
+    ``signed``: imported netx networks take signed integer inputs, given as q / 2**frac)."""
 
     channels: int = 3
+    signed: bool = False
     op = "q_input"
     arity = 0
 
@@ -61,10 +63,16 @@ class QConv2d(QNode):
     weight_exp: int = 0
     bias_mant: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     bias_exp: int = 0
-    stride: int = 1
-    padding: int = 0
+    stride: int | tuple[int, int] = 1  # int or (H, W)
+    padding: int | tuple[int, int] = 0
     shift: int = 0
+    delay: int = 0  # 1: output frame t comes from input frame t-1 (Lava's synapse delay, kept by netx networks)
     op = "q_conv2d"
+
+    @property
+    def identity_requant(self) -> bool:
+        """No bias, shift or clipping: the 24-bit wrapped accumulator is the output (netx conv layers)."""
+        return self.shift == 0 and not self.bias_mant.size and self.bits >= 32
 
     def out_shape(self, x: Shape) -> Shape:
         return Conv2d.out_shape(self, x)  # type: ignore[arg-type]
@@ -123,13 +131,20 @@ class QUpsample2x(QNode):
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
 class QLIF(QNode):
-    """Lava's stock fixed-point LIF (``PyLifModelBitAcc``): a_in = input q; see ``docs/quantization.md``."""
+    """Lava's stock fixed-point LIF (``PyLifModelBitAcc``): a_in = input q; see ``docs/quantization.md``.
+
+    ``bias_map`` (per channel ``[C]`` or per neuron ``[C, H, W]``) adds to ``bias_mant``; with
+    ``reset_interval`` > 0, u and v are zeroed before frame t when t % reset_interval == reset_offset
+    (Lava's ``LIFReset``)."""
 
     du: int = 4095
     dv: int = 2048
     vth: int = 0  # mantissa; effective threshold vth << 6, strict '>'
     bias_mant: int = 0
     bias_exp: int = 0
+    bias_map: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    reset_interval: int = 0
+    reset_offset: int = 0
     op = "q_lif"
 
 
@@ -272,3 +287,57 @@ class QTimeToPatch(QNode):
 
     def out_shape(self, x: Shape) -> Shape:
         return TimeToPatch.out_shape(self, x)  # type: ignore[arg-type]
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QDenseSynapse(QNode):
+    """Lava's bit-accurate ``Dense``: the input is flattened in C, H, W order; acc = W . s; out = acc << weight_exp
+    (or >> -weight_exp, flooring). ``weight_mant`` holds the effective weights (after Lava's clip and truncation),
+    ``[out, in]``. Output ``[T, out, 1, 1]``."""
+
+    weight_mant: np.ndarray
+    weight_exp: int = 0
+    num_weight_bits: int = 8
+    delay: int = 0
+    op = "q_dense_synapse"
+
+    def out_shape(self, x: Shape) -> Shape:
+        n_in = x[1] * x[2] * x[3]
+        if n_in != self.weight_mant.shape[1]:
+            raise ValueError(f"dense synapse expects {self.weight_mant.shape[1]} inputs, got {x}")
+        return (x[0], self.weight_mant.shape[0], 1, 1)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QDelta(QNode):
+    """Lava's fixed-point ``Delta`` (sigma-delta encoder): a = x << (spike_exp + state_exp); delta = a - act +
+    residue; s = delta if |delta| >= vth << (spike_exp + state_exp) else 0; residue = delta - s; out = s >>
+    state_exp."""
+
+    vth: int = 0
+    spike_exp: int = 6
+    state_exp: int = 6
+    op = "q_delta"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QSigmaDelta(QNode):
+    """Lava's fixed-point ``SigmaDelta`` with ReLU: sigma += x; act = relu(sigma + bias << (spike_exp +
+    state_exp)); delta coding as :class:`QDelta`. ``bias_map``: per channel ``[C]`` or per neuron."""
+
+    vth: int = 0
+    spike_exp: int = 6
+    state_exp: int = 6
+    bias_map: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    op = "q_sigma_delta"
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QSigma(QNode):
+    """Lava's ``Sigma`` decoder: sigma += x; out = sigma."""
+
+    op = "q_sigma"

@@ -10,6 +10,13 @@ import numpy as np
 from spikerain.converter.ir.node import Node, Shape, register_op
 
 
+def pair(v) -> tuple[int, int]:
+    """A stride or padding given as one int or an (H, W) pair."""
+    if isinstance(v, (tuple, list, np.ndarray)):
+        return int(v[0]), int(v[1])
+    return int(v), int(v)
+
+
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Conv2d(Node):
@@ -26,7 +33,8 @@ class Conv2d(Node):
         co, ci, kh, kw = self.weight.shape
         if C != ci:
             raise ValueError(f"conv expects {ci} input channels, got {C}")
-        return (T, co, (H + 2 * self.padding - kh) // self.stride + 1, (W + 2 * self.padding - kw) // self.stride + 1)
+        (sh, sw), (ph, pw) = pair(self.stride), pair(self.padding)
+        return (T, co, (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1)
 
 
 @register_op

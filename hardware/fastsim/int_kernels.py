@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.synapse import pair
 from spikerain.errors import UnsupportedOpError
 
 Kernel = Callable[..., torch.Tensor]
@@ -91,7 +92,7 @@ def _w(a) -> torch.Tensor:
 F32_EXACT = 1 << 24  # float32 represents every integer below 2**24 exactly
 
 
-def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride: int, padding: int) -> tuple[torch.Tensor, float]:
+def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride, padding) -> tuple[torch.Tensor, float]:
     """Integer cross-correlation, exact, and a bound on |result|. In float32 when every partial sum stays below
     2**24 (then any summation order is exact); else split x = hi * 2**s + lo into two float32 convolutions that
     each stay below it; else float64 (exact below 2**53)."""
@@ -114,7 +115,7 @@ def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride: int, padding: int) ->
 @kernel("q_conv2d")
 def k_conv(n: q.QConv2d, x, stats=None):
     T, B = x.shape[:2]
-    acc, bound = exact_int_conv(x.flatten(0, 1), n.weight_mant, n.stride, n.padding)
+    acc, bound = exact_int_conv(x.flatten(0, 1), n.weight_mant, pair(n.stride), pair(n.padding))
     if bound >= (1 << 23):  # below it no sum can wrap
         acc = _wrap24(acc, stats)
     if n.bias_mant.size:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.synapse import pair
 from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.fixed import (
     clip_count,
@@ -47,7 +48,7 @@ def _count(stats, key, n):
 def k_input(n: q.QInput, x: np.ndarray, stats=None) -> np.ndarray:
     """x: float image [B, C, H, W] in [0, 1]."""
     v = np.round(np.asarray(x, dtype=np.float64) * (1 << n.frac)).astype(np.int64)
-    return np.clip(v, 0, 1 << n.frac)[None]
+    return np.clip(v, -(1 << n.frac) if n.signed else 0, 1 << n.frac)[None]
 
 
 @kernel("q_output")
@@ -60,11 +61,13 @@ def k_repeat(n: q.QRepeatT, x, stats=None):
     return np.repeat(x, n.T, axis=0)
 
 
-def _conv2d_int(x: np.ndarray, w: np.ndarray, stride: int, padding: int) -> np.ndarray:
-    """Exact integer cross-correlation, x [N, Ci, H, W], w [Co, Ci, kh, kw] -> [N, Co, Ho, Wo]."""
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+def _conv2d_int(x: np.ndarray, w: np.ndarray, stride, padding) -> np.ndarray:
+    """Exact integer cross-correlation, x [N, Ci, H, W], w [Co, Ci, kh, kw] -> [N, Co, Ho, Wo]; stride and
+    padding are ints or (H, W) pairs."""
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     co, ci, kh, kw = w.shape
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::stride, ::stride]
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
     return np.einsum("nchwij,ocij->nohw", win, w, optimize=True)
 
 
@@ -73,7 +76,24 @@ def k_conv(n: q.QConv2d, x, stats=None):
     T, B = x.shape[:2]
     acc = _conv2d_int(x.reshape(T * B, *x.shape[2:]), n.weight_mant.astype(np.int64), n.stride, n.padding)
     out = requantize(n, acc, stats)
-    return out.reshape(T, B, *out.shape[1:])
+    return delay(out.reshape(T, B, *out.shape[1:]), n.delay)
+
+
+def delay(x: np.ndarray, d: int) -> np.ndarray:
+    """Shift frames later by ``d`` (zeros first): Lava's one-step synapse delay, where a graph keeps it."""
+    if d == 0:
+        return x
+    out = np.zeros_like(x)
+    out[d:] = x[:-d]
+    return out
+
+
+def bias_frame(bias_map: np.ndarray, shape) -> np.ndarray:
+    """A per-channel ``[C]`` or per-neuron ``[C, H, W]`` bias, broadcast to one frame ``[1, C, H, W]``."""
+    b = np.asarray(bias_map, np.int64)
+    if b.ndim == 1:
+        b = b[:, None, None]
+    return np.broadcast_to(b, shape[-3:])[None]
 
 
 def requantize(n: q.QConv2d, acc: np.ndarray, stats=None) -> np.ndarray:
@@ -126,9 +146,12 @@ def k_lif(n: q.QLIF, x, stats=None):
     u = np.zeros(x.shape[1:], np.int64)
     v = np.zeros(x.shape[1:], np.int64)
     out = np.zeros_like(x)
-    bias = n.bias_mant << n.bias_exp if n.bias_exp >= 0 else n.bias_mant >> -n.bias_exp
+    mant = n.bias_mant + (bias_frame(n.bias_map, x.shape) if n.bias_map.size else 0)
+    bias = mant << n.bias_exp if n.bias_exp >= 0 else mant >> -n.bias_exp
     vth = n.vth << 6
     for t in range(x.shape[0]):
+        if n.reset_interval and t % n.reset_interval == n.reset_offset:
+            u, v = np.zeros_like(u), np.zeros_like(v)
         decay_u = 4096 - n.du - 1
         u = np.sign(u) * ((np.abs(u) * decay_u) >> 12)
         u = u + (x[t] << 6)
@@ -232,6 +255,47 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
     L, B, C, h, w = x.shape
     r2 = n.r * n.r
     return x.reshape(L // r2, r2, B, C, h, w).transpose(0, 2, 3, 1, 4, 5).reshape(L // r2, B, C * r2, h, w)
+
+
+@kernel("q_dense_synapse")
+def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
+    T, B = x.shape[:2]
+    acc = x.reshape(T, B, -1) @ n.weight_mant.astype(np.int64).T
+    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+    return delay(acc[..., None, None], n.delay)
+
+
+def _delta_code(act_seq, vth: int, state_exp: int) -> np.ndarray:
+    """Lava's delta encoding over T of an already scaled activation sequence."""
+    act = np.zeros_like(act_seq[0])
+    residue = np.zeros_like(act)
+    out = np.zeros_like(act_seq)
+    for t in range(act_seq.shape[0]):
+        d = act_seq[t] - act + residue
+        s = np.where(np.abs(d) >= vth, d, 0)
+        residue = d - s
+        act = act_seq[t]
+        out[t] = s >> state_exp
+    return out
+
+
+@kernel("q_delta")
+def k_delta(n: q.QDelta, x, stats=None):
+    e = n.spike_exp + n.state_exp
+    return _delta_code(x << e, n.vth << e, n.state_exp)
+
+
+@kernel("q_sigma_delta")
+def k_sigma_delta(n: q.QSigmaDelta, x, stats=None):
+    e = n.spike_exp + n.state_exp
+    bias = (bias_frame(n.bias_map, x.shape) << e) if n.bias_map.size else 0
+    act = np.maximum(np.cumsum(x, axis=0) + bias, 0)
+    return _delta_code(act, n.vth << e, n.state_exp)
+
+
+@kernel("q_sigma")
+def k_sigma(n: q.QSigma, x, stats=None):
+    return np.cumsum(x, axis=0)
 
 
 def reference_kernel(op: str) -> Kernel:
