@@ -14,6 +14,7 @@ recomputes it, so a corrupted or edited file is refused. Writes are atomic.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -43,13 +44,27 @@ def _canonical(obj) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_jsonable).encode()
 
 
+def _is_default(node: ir.Node, name: str, value) -> bool:
+    f = next(f for f in dataclasses.fields(node) if f.name == name)
+    if f.default is not dataclasses.MISSING:
+        return not isinstance(value, np.ndarray) and value == f.default
+    if f.default_factory is not dataclasses.MISSING:
+        d = f.default_factory()
+        return isinstance(d, np.ndarray) and isinstance(value, np.ndarray) and d.size == 0 and value.size == 0
+    return False
+
+
 def checksum(graph: ir.Graph, meta: dict) -> str:
+    """SHA-256 over the graph. Fields at their default value are left out, so adding a defaulted field to an op
+    keeps earlier artifacts valid (the default reproduces the earlier behaviour)."""
     h = hashlib.sha256()
     h.update(_canonical({"outputs": list(graph.outputs), "input_shape": list(graph.input_shape), "meta": meta}))
     for n in graph.nodes:
-        h.update(_canonical({"op": n.op, "name": n.name, "inputs": list(n.inputs),
-                             "params": {k: _jsonable(v) for k, v in n.params().items()}}))
+        params = {k: _jsonable(v) for k, v in n.params().items() if not _is_default(n, k, v)}
+        h.update(_canonical({"op": n.op, "name": n.name, "inputs": list(n.inputs), "params": params}))
         for k, a in sorted(n.arrays().items()):
+            if _is_default(n, k, a):
+                continue
             h.update(_canonical({"array": k, "dtype": str(a.dtype), "shape": list(a.shape)}))
             h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()

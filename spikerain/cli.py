@@ -17,7 +17,8 @@ from spikerain._version import __version__
 from spikerain.console import setup_logging
 from spikerain.errors import ToolchainError, UsageError
 
-COMMANDS = ["demo", "derain", "data", "train", "eval", "convert", "inspect", "simulate", "verify", "map", "doctor"]
+COMMANDS = ["demo", "derain", "data", "train", "eval", "convert", "inspect", "simulate", "verify", "map",
+            "import-netx", "export", "doctor"]
 
 log = logging.getLogger("spikerain")
 

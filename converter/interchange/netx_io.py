@@ -25,7 +25,7 @@ from spikerain.atomic import atomic_path
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import InputError, UnsupportedOpError
+from spikerain.errors import InputError
 
 #: netx layer types this importer reads; netx itself raises on pool/convT/unpool/average/concat
 LAYERS = ("input", "conv", "flatten", "dense")
@@ -33,7 +33,7 @@ LAYERS = ("input", "conv", "flatten", "dense")
 MIXED, EXCITATORY, INHIBITORY = 1, 2, 3
 
 
-class NetxError(UnsupportedOpError):
+class NetxError(InputError):
     """A netx file (or an IR graph to export) uses something the other side cannot express."""
 
 

@@ -72,7 +72,7 @@ def _wrap24(x: torch.Tensor, stats) -> torch.Tensor:
 @kernel("q_input")
 def k_input(n: q.QInput, x, stats=None):
     v = torch.round(x.to(torch.float64) * (1 << n.frac)).to(torch.int64)
-    return v.clamp(0, 1 << n.frac).unsqueeze(0)
+    return v.clamp(-(1 << n.frac) if n.signed else 0, 1 << n.frac).unsqueeze(0)
 
 
 @kernel("q_output")
@@ -121,7 +121,16 @@ def k_conv(n: q.QConv2d, x, stats=None):
     if n.bias_mant.size:
         acc = acc + (torch.from_numpy(n.bias_mant.astype("int64")) << n.bias_exp).view(1, -1, 1, 1)
     out = _clip(rshift_round(acc, n.shift), n.bits, stats)
-    return out.unflatten(0, (T, B))
+    return _delay(out.unflatten(0, (T, B)), n.delay)
+
+
+def _delay(x: torch.Tensor, d: int) -> torch.Tensor:
+    return x if d == 0 else torch.cat([torch.zeros_like(x[:d]), x[:-d]])
+
+
+def _bias(bias_map: np.ndarray, shape) -> torch.Tensor:
+    b = torch.from_numpy(np.array(bias_map, np.int64))
+    return (b.view(-1, 1, 1) if b.dim() == 1 else b).expand(shape[-3:]).unsqueeze(0)
 
 
 @kernel("q_temporal_conv")
@@ -173,15 +182,19 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
 
 @kernel("q_lif")
 def k_lif(n: q.QLIF, x, stats=None):
-    if n.du == 4095 and n.dv == 2048 and n.bias_mant == 0 and (x.numel() == 0 or int(x.abs().max()) < (1 << 16)):
+    plain = n.bias_mant == 0 and not n.bias_map.size and not n.reset_interval
+    if n.du == 4095 and n.dv == 2048 and plain and (x.numel() == 0 or int(x.abs().max()) < (1 << 16)):
         return _lif_fast(n, x)
     u = torch.zeros(x.shape[1:], dtype=torch.int64)
     v = torch.zeros_like(u)
     out = torch.empty_like(x)
-    bias = n.bias_mant << n.bias_exp if n.bias_exp >= 0 else n.bias_mant >> -n.bias_exp
+    mant = n.bias_mant + (_bias(n.bias_map, x.shape) if n.bias_map.size else 0)
+    bias = mant << n.bias_exp if n.bias_exp >= 0 else mant >> -n.bias_exp
     vth = n.vth << 6
     lim = (1 << 23) - 1
     for t in range(x.shape[0]):
+        if n.reset_interval and t % n.reset_interval == n.reset_offset:
+            u, v = torch.zeros_like(u), torch.zeros_like(v)
         u = _trunc_mul_shift(u, 4096 - n.du - 1) if n.du != 4095 else torch.zeros_like(u)
         u = u + (x[t] << 6)
         if stats is not None or (u.abs() >= (1 << 23)).any():
@@ -284,6 +297,47 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
     from spikerain.models.vlifnet import time_to_patch_channels
 
     return time_to_patch_channels(x, n.r)
+
+
+@kernel("q_dense_synapse")
+def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
+    w = torch.from_numpy(n.weight_mant.astype(np.int64))
+    acc = torch.einsum("tbi,oi->tbo", x.flatten(2), w)
+    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+    return _delay(acc[..., None, None], n.delay)
+
+
+def _sigma_delta(act: torch.Tensor, vth: int, state_exp: int) -> torch.Tensor:
+    prev = torch.zeros_like(act[0])
+    residue = torch.zeros_like(prev)
+    out = torch.empty_like(act)
+    for t in range(act.shape[0]):
+        d = act[t] - prev + residue
+        s = torch.where(d.abs() >= vth, d, torch.zeros_like(d))
+        residue = d - s
+        prev = act[t]
+        out[t] = s >> state_exp
+    return out
+
+
+@kernel("q_delta")
+def k_delta(n: q.QDelta, x, stats=None):
+    e = n.spike_exp + n.state_exp
+    return _sigma_delta(x << e, n.vth << e, n.state_exp)
+
+
+@kernel("q_sigma_delta")
+def k_sigma_delta(n: q.QSigmaDelta, x, stats=None):
+    e = n.spike_exp + n.state_exp
+    act = torch.cumsum(x, dim=0)
+    if n.bias_map.size:
+        act = act + (_bias(n.bias_map, x.shape) << e)
+    return _sigma_delta(act.clamp_min(0), n.vth << e, n.state_exp)
+
+
+@kernel("q_sigma")
+def k_sigma(n: q.QSigma, x, stats=None):
+    return torch.cumsum(x, dim=0)
 
 
 def int_kernel(op: str) -> Kernel:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir.synapse import pair
 from spikerain.hardware.kernels.reference import reference_kernel
 from spikerain.hardware.lava.schedule import Schedule, acc_value, build_schedule
 
@@ -30,11 +31,6 @@ class LavaNetwork:
     input_q: np.ndarray | None = None
 
 
-def _chw(g: ir.Graph, value: str) -> tuple[int, int, int]:
-    base = value[:-4] if value.endswith("#acc") else value
-    return tuple(g.shapes[base][1:])
-
-
 def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0):
     from spikerain.hardware.lava.processes.segment import PortPlan, SegmentPlan
 
@@ -48,7 +44,7 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0):
         last[p.value] = max(last.get(p.value, 0), p.start + p.frames - 1)
 
     def port(p):
-        return PortPlan(p.value, p.start, p.frames, _chw(g, p.value))
+        return PortPlan(p.value, p.start, p.frames, s.lava_shape[p.value])
 
     counted = unit.nodes if unit.kind == "segment" else tuple(p.value for p in unit.inputs)
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
@@ -68,9 +64,9 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     ``fail_at`` > 0 makes the first segment raise at that step (fault injection for hygiene tests)."""
     from lava.proc.conv.models import PyConvModelFixed
     from lava.proc.conv.process import Conv
+    from lava.proc.dense.process import Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
-    from lava.proc.lif.process import LIFReset
 
     from spikerain.hardware.lava.processes.conv import PyConvModelFixedVectorised
     from spikerain.hardware.lava.processes.segment import Segment, segment_model
@@ -91,25 +87,24 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             node = by[u.nodes[0]]
             w = node.weight_mant if u.channels is None else node.weight_mant[:, u.channels[0]:u.channels[1]]
             src = u.inputs[0].value
-            c, h, wd = _chw(graph, src)
-            binary = src in by and by[src].bits == 1
-            proc = Conv(weight=lava_conv_weight(w), input_shape=(wd, h, c), padding=node.padding,
-                        stride=node.stride, num_message_bits=0 if binary else 24, name=u.name)
+            (sh, sw), (ph, pw) = pair(node.stride), pair(node.padding)
+            proc = Conv(weight=lava_conv_weight(w), input_shape=s.lava_shape[src], padding=(pw, ph),
+                        stride=(sw, sh), num_message_bits=0 if _binary(by, src) else 24, name=u.name)
             net.model_map[proc] = PyConvModelFixedVectorised if conv_model == "vectorised" else PyConvModelFixed
-        elif u.kind == "lif":
+        elif u.kind == "dense":
             node = by[u.nodes[0]]
-            c, h, wd = _chw(graph, node.name)
-            proc = LIFReset(shape=(wd, h, c), du=node.du, dv=node.dv, vth=node.vth, bias_mant=node.bias_mant,
-                            bias_exp=node.bias_exp, reset_interval=s.steps + 1, reset_offset=u.inputs[0].start,
-                            name=u.name)
+            proc = Dense(weights=node.weight_mant.astype(np.int32), weight_exp=node.weight_exp,
+                         num_weight_bits=node.num_weight_bits,
+                         num_message_bits=0 if _binary(by, u.inputs[0].value) else 24, name=u.name)
+        elif u.kind == "neuron":
+            proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]))
         elif u.kind in ("segment", "probe"):
             plan = _segment_plan(graph, s, u, fail_at if u.kind == "segment" and not fail_at_used else 0)
             fail_at_used = fail_at_used or (u.kind == "segment")
             proc = Segment(plan=plan, name=u.name)
             net.model_map[proc] = segment_model(len(plan.inputs), len(plan.outputs))
         elif u.kind == "sink":
-            c, h, wd = _chw(graph, u.nodes[0])
-            proc = Sink(shape=(wd, h, c), buffer=u.inputs[0].frames)
+            proc = Sink(shape=s.lava_shape[u.nodes[0]], buffer=u.inputs[0].frames)
         else:
             raise ValueError(f"unknown unit kind {u.kind!r}")
         net.procs[u.name] = proc
@@ -117,17 +112,50 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     return net
 
 
+def _binary(by: dict, value: str) -> bool:
+    return value in by and by[value].bits == 1
+
+
+def _bias_lava(bias_map: np.ndarray, chw, lava_shape) -> np.ndarray:
+    b = np.asarray(bias_map, np.int64)
+    full = np.broadcast_to(b[:, None, None] if b.ndim == 1 else b, chw)
+    return (full.transpose(2, 1, 0) if len(lava_shape) == 3 else full.reshape(-1)).astype(np.int32)
+
+
+def _neuron(node: ir.Node, s: Schedule, u, chw):
+    from lava.proc.lif.process import LIFReset
+    from lava.proc.sdn.process import ActivationMode, Delta, Sigma, SigmaDelta
+
+    shape = s.lava_shape[node.name]
+    start = u.inputs[0].start
+    if node.op == "q_lif":
+        bias = node.bias_mant + (_bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0)
+        if node.reset_interval:
+            interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
+        else:  # zero the state when the first frame arrives, whatever the layer saw before its window
+            interval, offset = s.steps + 1, start
+        return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
+                        reset_interval=interval, reset_offset=offset, name=u.name)
+    if node.op == "q_delta":
+        return Delta(shape=shape, vth=node.vth, spike_exp=node.spike_exp, state_exp=node.state_exp)
+    if node.op == "q_sigma_delta":
+        bias = _bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0
+        return SigmaDelta(shape=shape, vth=node.vth, bias=bias, act_mode=ActivationMode.RELU,
+                          spike_exp=node.spike_exp, state_exp=node.state_exp)
+    if node.op == "q_sigma":
+        return Sigma(shape=shape)
+    raise ValueError(f"no stock Lava neuron for {node.op}")
+
+
 def _out_ports(net: LavaNetwork) -> dict[tuple[str, int], list]:
     ports: dict[tuple[str, int], list] = {}
     for u in net.schedule.units:
         proc = net.procs[u.name]
         for k, p in enumerate(u.outputs):
-            if u.kind == "source":
+            if u.kind in ("source", "neuron"):
                 port = proc.s_out
-            elif u.kind == "conv":
+            elif u.kind in ("conv", "dense"):
                 port = proc.a_out
-            elif u.kind == "lif":
-                port = proc.s_out
             else:
                 port = getattr(proc, f"out{k}")
             ports.setdefault((p.value, p.start), []).append(port)
@@ -139,9 +167,9 @@ def _connect(net: LavaNetwork) -> None:
     for u in net.schedule.units:
         proc = net.procs[u.name]
         for k, p in enumerate(u.inputs):
-            if u.kind == "conv":
+            if u.kind in ("conv", "dense"):
                 dst = proc.s_in
-            elif u.kind in ("lif", "sink"):
+            elif u.kind in ("neuron", "sink"):
                 dst = proc.a_in
             else:
                 dst = getattr(proc, f"in{k}")
@@ -149,6 +177,8 @@ def _connect(net: LavaNetwork) -> None:
             if not srcs:
                 raise RuntimeError(f"schedule error: nothing sends {p.value} from step {p.start} to {u.name}")
             for src in srcs:
+                if u.kind == "dense" and len(net.schedule.lava_shape[p.value]) == 3:
+                    src = src.transpose([2, 1, 0]).flatten()  # PyTorch's C, H, W flatten order, as netx does
                 src.connect(dst)
 
 
@@ -181,7 +211,8 @@ def run_network(net: LavaNetwork, *, hardware: bool = False) -> LavaResult:
         data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
         frames = [data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
                   for j in range(out_port.frames)]
-        counts: dict[str, list[int]] = {net.graph.nodes[0].name: [int(np.count_nonzero(net.input_q))]}
+        nz = int(np.count_nonzero(net.input_q))
+        counts: dict[str, list[int]] = {v: [nz] * s.frames[v] for v in s.host_values}
         for u in s.units:
             if u.kind not in ("segment", "probe"):
                 continue

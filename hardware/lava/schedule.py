@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 from spikerain.converter import ir
 from spikerain.errors import GraphError
 
-STOCK_CONV, STOCK_LIF = "q_conv2d", "q_lif"
+#: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
+NEURON_OPS = {"q_lif": "LIFReset", "q_delta": "Delta", "q_sigma_delta": "SigmaDelta", "q_sigma": "Sigma"}
+#: IR ops realised by Lava's stock synapse processes
+SYNAPSE_OPS = {"q_conv2d": "Conv", "q_dense_synapse": "Dense"}
+STOCK_CONV = "q_conv2d"
+
+
+def direct_synapse(node: ir.Node) -> bool:
+    """A synapse whose Lava output is the IR value itself (no requantization segment after it)."""
+    return node.op == "q_dense_synapse" or (node.op == STOCK_CONV and node.identity_requant)
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class Port:
 @dataclass(frozen=True)
 class Unit:
     name: str
-    kind: str  # source | conv | lif | segment | probe | sink
+    kind: str  # source | conv | dense | neuron | segment | probe | sink
     placement: str  # on-chip | host
     nodes: tuple[str, ...] = ()  # IR nodes it computes (segment), or the IR node it implements
     inputs: tuple[Port, ...] = ()
@@ -59,6 +68,8 @@ class Schedule:
     output: str
     split_concats: tuple[str, ...] = ()  # concats expressed as several synapses summing into one port
     reads: dict[str, tuple[str, ...]] = field(default_factory=dict)  # segment node -> values it reads
+    lava_shape: dict[str, tuple[int, ...]] = field(default_factory=dict)  # value -> Lava port shape
+    host_values: tuple[str, ...] = ()  # values the host computes and sends through the source
 
     def unit(self, name: str) -> Unit:
         for u in self.units:
@@ -125,14 +136,16 @@ def frames_needed(node: ir.Node, j: int, t_in: int) -> int:
 
 
 def _splittable_concats(g: ir.Graph, stock_out: set[str]) -> set[str]:
-    """Concats consumed only by convs, with no rescaling, and fed only by segment-computed values (which a
-    segment can hold back to align them); LIF outputs cannot be delayed, so concats of them stay in segments."""
+    """Concats consumed only by requantized convs, with no rescaling, and fed only by segment-computed values
+    (which a segment can hold back to align them); stock outputs cannot be delayed, so concats of them stay in
+    segments."""
     cons, by = g.consumers(), g.by_name()
     out = set()
     for n in g.nodes:
         if n.op != "q_concat" or n.name in g.outputs or not cons[n.name]:
             continue
-        if not all(by[c].op == STOCK_CONV for c in cons[n.name]):
+        if not all(by[c].op == STOCK_CONV and not direct_synapse(by[c]) and by[c].delay == 0
+                   for c in cons[n.name]):
             continue
         if any(f != n.frac for f in n.fracs) or any(i in stock_out for i in n.inputs):
             continue
@@ -142,11 +155,22 @@ def _splittable_concats(g: ir.Graph, stock_out: set[str]) -> set[str]:
     return out
 
 
+def host_fed(g: ir.Graph) -> tuple[str, ...]:
+    """The input, and its repetition over T when that is the input's only use: the source replays the frame."""
+    cons, by = g.consumers(), g.by_name()
+    first = g.nodes[0]
+    users = cons.get(first.name, [])
+    if len(users) == 1 and by[users[0]].op == "q_repeat_t":
+        return (first.name, users[0])
+    return (first.name,)
+
+
 def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], set[str]]:
     """Map every segment-computed node to its segment name; returns (node -> segment, split concats)."""
-    stock_out = {n.name for n in g.nodes if n.op in (STOCK_LIF, "q_input")}
+    host = set(host_fed(g))
+    stock_out = host | {n.name for n in g.nodes if n.op in NEURON_OPS or direct_synapse(n)}
     split = _splittable_concats(g, stock_out) if split_concats else set()
-    custom = [n for n in g.nodes if n.op not in (STOCK_LIF, "q_input") and n.name not in split]
+    custom = [n for n in g.nodes if n.name not in stock_out and n.name not in split]
     parent = {n.name: n.name for n in custom}
 
     def find(a):
@@ -172,6 +196,22 @@ def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], 
     return seg_of, split
 
 
+def _lava_shapes(g: ir.Graph, host: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
+    """Conv-domain values travel as (X, Y, C) = (W, H, C); dense outputs, and neurons after them, as (N,)."""
+    out: dict[str, tuple[int, ...]] = {}
+    for n in g.nodes:
+        c, h, w = g.shapes[n.name][1:]
+        if n.op == "q_dense_synapse":
+            out[n.name] = (c,)
+        elif n.op in NEURON_OPS and n.name not in host:
+            out[n.name] = out[n.inputs[0]]
+        else:
+            out[n.name] = (w, h, c)
+        if n.op == STOCK_CONV:
+            out[acc_value(n.name)] = (w, h, c)
+    return out
+
+
 def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
     """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing."""
     if not g.shapes:
@@ -179,6 +219,7 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
     by = g.by_name()
     if len(g.outputs) != 1:
         raise GraphError(f"the Lava backend runs graphs with one output; this one has {len(g.outputs)}")
+    host = host_fed(g)
     seg_of, split = partition(g, split_concats)
     T = {n.name: g.shapes[n.name][0] for n in g.nodes}
     avail: dict[str, int] = {}
@@ -191,16 +232,28 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
         return compute[value] if seg_of.get(value) == seg and value in compute else avail[value]
 
     for n in g.nodes:
-        if n.op == "q_input":
+        if n.name in host:
             avail[n.name] = 1
             continue
         if n.name in split:
             continue
-        if n.op == STOCK_LIF:
+        if n.op in NEURON_OPS:
             avail[n.name] = avail[n.inputs[0]]
             continue
+        if n.op in SYNAPSE_OPS and getattr(n, "delay", 0) and avail[n.inputs[0]] != 1:
+            raise GraphError(f"{n.name} keeps Lava's synapse delay but its input starts at step "
+                             f"{avail[n.inputs[0]]}; the Lava backend supports delayed synapses in chains fed "
+                             "from the input (netx networks)", fix="re-import the network without delays")
+        if direct_synapse(n):
+            avail[n.name] = avail[n.inputs[0]] + 1 - n.delay
+            continue
+        if n.op == "q_dense_synapse":
+            raise GraphError(f"{n.name}: dense synapses feed Lava neurons directly", fix="report this graph")
         seg = seg_of[n.name]
         if n.op == STOCK_CONV:
+            if n.delay:
+                raise GraphError(f"{n.name}: a delayed conv with requantization has no Lava form",
+                                 fix="import the network without the requantization")
             src = n.inputs[0]
             if src in split:
                 cat = by[src]
@@ -238,23 +291,32 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
         for value, _ in parts:
             emit[(value, f"conv:{conv}" + (f"/{value}" if len(parts) > 1 else ""))] = start
 
-    units: list[Unit] = [Unit("source", "source", "host", nodes=(g.nodes[0].name,),
-                              outputs=(Port(g.nodes[0].name, 1, 1),))]
+    src_value = host[-1]
+    units: list[Unit] = [Unit("source", "source", "host", nodes=host, outputs=(Port(src_value, 1, T[src_value]),))]
     seg_nodes: dict[str, list[str]] = {}
     for n in g.nodes:
         if n.name in seg_of:
             seg_nodes.setdefault(seg_of[n.name], []).append(n.name)
+    probed: list[str] = []
     for n in g.nodes:
-        if n.op == STOCK_CONV:
+        if n.op == STOCK_CONV and not direct_synapse(n):
             for value, ch in conv_inputs[n.name]:
                 uname = f"conv:{n.name}" + (f"/{value}" if ch is not None else "")
                 start = emit[(value, uname)]
                 units.append(Unit(uname, "conv", "on-chip", nodes=(n.name,), inputs=(Port(value, start, T[value]),),
                                   outputs=(Port(acc_value(n.name), start + 1, T[n.name]),), channels=ch))
-        elif n.op == STOCK_LIF:
-            units.append(Unit(f"lif:{n.name}", "lif", "on-chip", nodes=(n.name,),
+        elif n.op in SYNAPSE_OPS and n.name not in host:
+            kind = "conv" if n.op == STOCK_CONV else "dense"
+            src = n.inputs[0]
+            units.append(Unit(f"{kind}:{n.name}", kind, "on-chip", nodes=(n.name,),
+                              inputs=(Port(src, avail[src], T[src]),),
+                              outputs=(Port(n.name, avail[n.name], T[n.name]),)))
+            probed.append(n.name)
+        elif n.op in NEURON_OPS and n.name not in host:
+            units.append(Unit(f"neuron:{n.name}", "neuron", "on-chip", nodes=(n.name,),
                               inputs=(Port(n.inputs[0], avail[n.name], T[n.name]),),
                               outputs=(Port(n.name, avail[n.name], T[n.name]),)))
+            probed.append(n.name)
     consumers_outside: dict[str, set[str]] = {}
     for u in units:
         for p in u.inputs:
@@ -281,16 +343,14 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
         placement = "host" if seg.endswith("host") else "on-chip"
         units.append(Unit(seg, "segment", placement, nodes=tuple(names), inputs=tuple(ins), outputs=tuple(outs),
                           compute={k: compute[k] for k in names}))
-    lifs = [n.name for n in g.nodes if n.op == STOCK_LIF]
-    if lifs:
-        units.append(Unit("probe", "probe", "host", inputs=tuple(Port(v, avail[v], T[v]) for v in lifs)))
+    if probed:
+        units.append(Unit("probe", "probe", "host", inputs=tuple(Port(v, avail[v], T[v]) for v in probed)))
     units.append(Unit("sink", "sink", "host", nodes=(out_name,), inputs=(Port(out_name, avail[out_name],
                                                                             T[out_name]),)))
     steps = avail[out_name] + T[out_name] - 1
-    frames = {k: v for k, v in T.items()}
-    s = Schedule(units=tuple(units), avail=avail, frames=frames, steps=steps, output=out_name,
-                 split_concats=tuple(sorted(split)), reads=inputs_of)
-    return s
+    return Schedule(units=tuple(units), avail=avail, frames=dict(T), steps=steps, output=out_name,
+                    split_concats=tuple(sorted(split)), reads=inputs_of, lava_shape=_lava_shapes(g, host),
+                    host_values=host)
 
 
 def latency_table(g: ir.Graph, s: Schedule) -> list[dict]:

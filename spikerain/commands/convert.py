@@ -21,6 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--headroom", type=float, default=1.25, help="calibration maximum multiplier")
     p.add_argument("--payload-bits", type=int, default=16, help="graded-spike payload width")
     p.add_argument("--strict", action="store_true", help="fail if any layer clips, wraps or saturates")
+    p.add_argument("--onnx", metavar="FILE", help="also export the float graph to ONNX (neurons as local functions)")
 
 
 def run(args) -> int:
@@ -39,8 +40,12 @@ def run(args) -> int:
         images, source = default_calibration_images(args.calib_size), "shipped"
     cfg = QuantConfig(headroom=args.headroom, payload_bits=args.payload_bits)
     log.info("converting %s (%d calibration images, %s)", args.model, len(images), source)
-    _, qgraph, report = convert_model(model, calib_images=images, cfg=cfg, strict=args.strict,
-                                      calib_source=source)
+    fgraph, qgraph, report = convert_model(model, calib_images=images, cfg=cfg, strict=args.strict,
+                                           calib_source=source)
+    if args.onnx:
+        from spikerain.converter.interchange.onnx_io import export_onnx
+
+        export_onnx(fgraph, args.onnx)
     qgraph.meta["checkpoint"] = str(args.checkpoint or "shipped")
     digest = save_artifact(args.output, qgraph)
     s = report["summary"]

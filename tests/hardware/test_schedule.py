@@ -39,14 +39,15 @@ def concat_graph():
 
 def test_chain_latencies_by_hand():
     s = build_schedule(chain())
-    # source sends at step 1; repeat (segment, 1 step); Conv (1 step); requant segment (1 step); LIF (0 steps)
-    assert s.avail["x"] == 1 and s.avail["e"] == 2
-    assert s.avail[acc_value("conv")] == 3 and s.avail["conv"] == 4 and s.avail["lif"] == 4
-    # mean over T waits for the 4th LIF frame (step 7) and sends at step 8; out is in the same segment
-    assert s.avail["m"] == 8 and s.avail["out"] == 8 and s.steps == 8
-    assert s.kinds() == {"source": 1, "segment": 3, "conv": 1, "lif": 1, "probe": 1, "sink": 1}
-    lif = s.unit("lif:lif")
-    assert lif.inputs[0].start == 4 and lif.inputs[0].frames == 4
+    # the source replays the image from step 1 (the repetition over T); Conv (1 step); requant segment (1 step);
+    # LIF (0 steps)
+    assert s.avail["x"] == 1 and s.avail["e"] == 1 and s.host_values == ("x", "e")
+    assert s.avail[acc_value("conv")] == 2 and s.avail["conv"] == 3 and s.avail["lif"] == 3
+    # mean over T waits for the 4th LIF frame (step 6) and sends at step 7; out is in the same segment
+    assert s.avail["m"] == 7 and s.avail["out"] == 7 and s.steps == 7
+    assert s.kinds() == {"source": 1, "segment": 2, "conv": 1, "neuron": 1, "probe": 1, "sink": 1}
+    lif = s.unit("neuron:lif")
+    assert lif.inputs[0].start == 3 and lif.inputs[0].frames == 4
     (key, wait), = s.buffered().items()
     assert key.endswith("/lif") and wait == 3  # mean over T holds LIF frames 0..2 until frame 3 arrives
 
@@ -57,12 +58,12 @@ def test_concat_into_conv_becomes_two_synapses_with_aligned_inputs():
     assert s.split_concats == ("cat",)
     c1, r = s.unit("conv:c3/c1"), s.unit("conv:c3/r")
     assert (c1.channels, r.channels) == ((0, 4), (4, 6))
-    # c1 is ready at step 4 but r only at step 6 (one more Conv and segment): c1 is held back two steps
-    assert s.avail["c1"] == 4 and s.avail["r"] == 6
-    assert c1.inputs[0].start == r.inputs[0].start == 6
-    assert s.avail[acc_value("c3")] == 7
+    # c1 is ready at step 3 but r only at step 5 (one more Conv and segment): c1 is held back two steps
+    assert s.avail["c1"] == 3 and s.avail["r"] == 5
+    assert c1.inputs[0].start == r.inputs[0].start == 5
+    assert s.avail[acc_value("c3")] == 6
     seg = next(u for u in s.units if u.kind == "segment" and "c1" in u.nodes)
-    assert sorted(p.start for p in seg.outputs if p.value == "c1") == [6]
+    assert sorted(p.start for p in seg.outputs if p.value == "c1") == [5]
     split = build_schedule(g, split_concats=False)
     assert split.split_concats == () and not any(u.name.startswith("conv:c3/") for u in split.units)
 

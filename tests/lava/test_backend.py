@@ -11,7 +11,7 @@ from spikerain.converter.artifact import save_artifact
 from spikerain.converter.convert import convert_model
 from spikerain.hardware.backend import run_lava
 from spikerain.hardware.kernels.reference import run_reference
-from spikerain.hardware.verify import center_crop, verify_crop
+from spikerain.hardware.verify import center_crop, compare, fast_reference, verify_crop
 from spikerain.imageio import read_image
 from spikerain.lava_env import LavaRunError, group_alive
 from spikerain.models.checkpoint import load_default_or
@@ -81,3 +81,24 @@ def test_failed_actor_leaves_no_process_or_shared_memory(tmp_path):
     pgids = [int(x.split()[-1]) for x in lines if x.startswith("[lava] pgid")]
     assert pgids and not group_alive(pgids[0])
     assert _psm() - before == set()
+
+
+def test_netx_reference_networks_in_lava_with_stock_processes(reference, tmp_path):
+    """lava-dl's own ground truth, through spikerain's Lava graph of stock Conv (Lava's own model), Dense, LIFReset,
+    Delta, SigmaDelta and Sigma processes."""
+    from tests.converter.test_netx import pilotnet, tinynet
+
+    g, image, gt = tinynet(reference)
+    save_artifact(tmp_path / "tiny.h5", g)
+    res = run_lava(tmp_path / "tiny.h5", image, conv_model="stock", timeout=300)
+    assert np.abs(res.output[2:17] - gt).sum() == 0 and res.output[2:17].sum() == 92
+    assert res.meta["schedule"]["kinds"]["neuron"] == 3
+
+    g, image, gt = pilotnet(reference)
+    save_artifact(tmp_path / "pilot.h5", g)
+    res = run_lava(tmp_path / "pilot.h5", image, conv_model="stock", timeout=300)
+    np.testing.assert_array_equal(res.output.reshape(9), gt)
+    fast_out, fast_counts, _ = fast_reference(g, image)
+    assert compare(fast_out, fast_counts, res.output, res.counts)["bit_exact"]
+    assert res.meta["schedule"]["kinds"] == {"source": 1, "neuron": 9, "conv": 4, "dense": 4, "segment": 1,
+                                             "probe": 1, "sink": 1}

@@ -35,7 +35,18 @@ class PortPlan:
     value: str
     start: int  # step of frame 0
     frames: int
-    chw: tuple[int, int, int]  # IR layout of one frame; Lava ports carry (W, H, C)
+    lava_shape: tuple[int, ...]  # (W, H, C) for conv-domain values, (N,) for dense ones
+
+
+def to_ir(data: np.ndarray) -> np.ndarray:
+    """A Lava port message -> one IR frame ``[B=1, C, H, W]`` (int64)."""
+    a = np.asarray(data, np.int64)
+    return (a.transpose(2, 1, 0) if a.ndim == 3 else a.reshape(-1, 1, 1))[None]
+
+
+def to_lava(frame: np.ndarray, lava_shape: tuple[int, ...]) -> np.ndarray:
+    f = frame[0]
+    return (f.transpose(2, 1, 0) if len(lava_shape) == 3 else f.reshape(-1)).astype(np.int32)
 
 
 @dataclass(frozen=True)
@@ -55,18 +66,13 @@ class SegmentPlan:
         return max([self.frames[v] for v in self.counted] or [1])
 
 
-def lava_shape(chw) -> tuple[int, int, int]:
-    c, h, w = chw
-    return (w, h, c)
-
-
 class Segment(AbstractProcess):
     def __init__(self, *, plan: SegmentPlan, name: str | None = None) -> None:
         super().__init__(plan=plan, name=name)
         for k, p in enumerate(plan.inputs):
-            setattr(self, f"in{k}", InPort(shape=lava_shape(p.chw)))
+            setattr(self, f"in{k}", InPort(shape=p.lava_shape))
         for k, p in enumerate(plan.outputs):
-            setattr(self, f"out{k}", OutPort(shape=lava_shape(p.chw)))
+            setattr(self, f"out{k}", OutPort(shape=p.lava_shape))
         self.counts = Var(shape=(max(1, len(plan.counted)), plan.max_frames), init=0)
 
 
@@ -113,14 +119,14 @@ class PySegmentModelBase(PyLoihiProcessModel):
             port = getattr(self, f"out{k}")
             j = s - p.start
             if 0 <= j < p.frames:
-                port.send(self.frames_of[p.value][j][0].transpose(2, 1, 0).astype(np.int32))
+                port.send(to_lava(self.frames_of[p.value][j], p.lava_shape))
             else:
                 port.send(np.zeros(port.shape, np.int32))
         for k, p in enumerate(plan.inputs):
             data = getattr(self, f"in{k}").recv()
             j = s - p.start
             if 0 <= j < p.frames:
-                self._keep(p.value, j, np.asarray(data, np.int64).transpose(2, 1, 0)[None])
+                self._keep(p.value, j, to_ir(data))
         for node in plan.nodes:
             j = s - plan.compute[node.name]
             if 0 <= j < plan.frames[node.name]:
