@@ -2,11 +2,11 @@
 
 import sys
 
-from bench import converter, models, quantization
+from bench import converter, lava, models, quantization
 
 
 def main() -> int:
-    for bench in (models, converter, quantization):
+    for bench in (models, converter, quantization, lava):
         rc = bench.main([])
         if rc:
             return rc

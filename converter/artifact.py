@@ -29,7 +29,7 @@ from spikerain.converter import ir
 from spikerain.errors import ArtifactError, UnsupportedOpError
 
 FORMAT = "spikerain-artifact"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: checksum leaves out fields at their default; netx ops
 
 
 def _jsonable(v):

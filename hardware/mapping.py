@@ -11,7 +11,14 @@ Model (documented in docs/mapping.md):
   exceeds the input axons of a core cannot be mapped;
 - host nodes go to the embedded CPUs; their share of operations is reported;
 - timestep latency is bounded by the busiest core: neuron updates plus synaptic operations with every input
-  active, plus one barrier synchronisation (latencies from the constraint tables).
+  active, plus one barrier synchronisation (latencies from the constraint tables);
+- fan-out: a core of a layer sends to every core of every consumer layer (conservative), which must fit the
+  core's output axon routes;
+- placement: cores are numbered in layer order and laid out row by row on each chip's mesh; a layer's spikes
+  travel the Manhattan distance between its cores' centre and each consumer's (``hops_out``, for the energy
+  model);
+- steps per image come from the Lava schedule (``hardware/lava/schedule.py``): the pipeline depth plus the
+  frames of the output.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ class LayerMapping:
     synapse_bits: int
     utilisation: float
     ops_per_step: int
+    axons_out: int = 0  # output axon routes per core
+    hops_out: float = 0.0  # mean mesh hops from this layer to its consumers
+    first_core: int = 0
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class Mapping:
     host_op_share: float = 0.0
     timestep_latency_ns: float = 0.0
     steps_per_image: int = 0
+    image_latency_us: float = 0.0
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -94,7 +105,6 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
     host_ops = chip_ops = 0
     busiest_ns = 0.0
     lat = c.latency_ns
-    T = max(s[0] for s in g.shapes.values())
     for n in g.nodes:
         shape = g.shapes[n.name]
         neurons = int(shape[1] * shape[2] * shape[3])
@@ -134,7 +144,65 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
         busiest_ns = max(busiest_ns, per_core_ns)
         layers.append(LayerMapping(n.name, n.op, "on-chip", cores, neurons, fan_in, synapse_bits,
                                    neurons / (cores * c.neurons_per_core), ops))
+    layers = _place_and_route(g, layers, c)
     cores = sum(layer.cores for layer in layers)
+    from spikerain.hardware.lava.schedule import build_schedule
+
+    steps = build_schedule(g).steps
+    step_ns = busiest_ns + lat["barrier_sync"]
     return Mapping(target=c.name, size=tuple(size), padded_size=padded, layers=layers, cores=cores,
                    chips=math.ceil(cores / c.cores_per_chip), host_op_share=host_ops / max(1, host_ops + chip_ops),
-                   timestep_latency_ns=busiest_ns + lat["barrier_sync"], steps_per_image=T)
+                   timestep_latency_ns=step_ns, steps_per_image=steps, image_latency_us=steps * step_ns / 1000)
+
+
+MESH_COLUMNS = 16  # Loihi 2: 8 x 16 cores per chip; Loihi 1 is modelled on the same row length
+
+
+def _consumer_layers(g: ir.Graph, placed: set[str]) -> dict[str, set[str]]:
+    """Each node's consumers that hold cores (or run on the host), looking through routing-only nodes."""
+    cons = g.consumers()
+    memo: dict[str, set[str]] = {}
+
+    def reach(name: str) -> set[str]:
+        if name not in memo:
+            out: set[str] = set()
+            for c in cons.get(name, ()):
+                out |= {c} if c in placed else reach(c)
+            memo[name] = out
+        return memo[name]
+
+    return {n.name: reach(n.name) for n in g.nodes}
+
+
+def _place_and_route(g: ir.Graph, layers: list[LayerMapping], c: CoreConstraints) -> list[LayerMapping]:
+    import dataclasses
+
+    by = {lay.name: lay for lay in layers}
+    first, nxt = {}, 0
+    for lay in layers:
+        first[lay.name] = nxt
+        nxt += lay.cores
+    cap = c.cores_per_chip
+
+    def centre(name: str) -> tuple[float, float]:
+        lay = by[name]
+        mid = first[name] + max(lay.cores - 1, 0) / 2
+        chip, local = divmod(mid, cap)
+        return chip * (cap // MESH_COLUMNS) + local // MESH_COLUMNS, local % MESH_COLUMNS
+
+    consumers = _consumer_layers(g, set(by))
+    out = []
+    for lay in layers:
+        if lay.placement != "on-chip":
+            out.append(lay)
+            continue
+        dests = [d for d in consumers[lay.name] if by[d].placement == "on-chip"]
+        axons = sum(by[d].cores for d in dests)
+        if axons > c.output_axons_per_core:
+            raise MappingError(lay.name, "output axon routes of one core", axons, c.output_axons_per_core,
+                               fix="merge or shrink the consumer layers, or split this layer's outputs")
+        y, x = centre(lay.name)
+        hops = [abs(y - centre(d)[0]) + abs(x - centre(d)[1]) for d in dests]
+        out.append(dataclasses.replace(lay, axons_out=axons, hops_out=sum(hops) / len(hops) if hops else 0.0,
+                                       first_core=first[lay.name]))
+    return out

@@ -148,7 +148,7 @@ def run_lava_module(module: str, args: list[str], *, timeout: float = 600.0, pyt
     if proc.returncode != 0:
         tail = "\n".join(stderr.strip().splitlines()[-25:])
         raise LavaRunError(f"the Lava run `{module}` failed (exit {proc.returncode}):\n{tail}",
-                           fix="see the traceback above")
+                           fix=None if "Fix:" in tail else "see the traceback above")
     return result
 
 

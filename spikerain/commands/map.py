@@ -26,11 +26,13 @@ def run(args) -> int:
         return 0
     rows = [lay for lay in m.layers if args.all or lay.placement == "on-chip"]
     w = max(len(r.name) for r in rows) if rows else 10
-    print(f"{'layer':<{w}}  {'op':<16} {'cores':>6} {'neurons':>9} {'fan-in':>7} {'syn KiB':>9} {'util':>6}")
+    print(f"{'layer':<{w}}  {'op':<16} {'cores':>6} {'neurons':>9} {'axons in':>8} {'axons out':>9} "
+          f"{'syn KiB':>9} {'util':>6}")
     for r in rows:
-        print(f"{r.name:<{w}}  {r.op:<16} {r.cores:>6} {r.neurons:>9} {r.fan_in:>7} {r.synapse_bits / 8192:>9.1f} "
-              f"{r.utilisation:>6.1%}")
+        print(f"{r.name:<{w}}  {r.op:<16} {r.cores:>6} {r.neurons:>9} {r.fan_in:>8} {r.axons_out:>9} "
+              f"{r.synapse_bits / 8192:>9.1f} {r.utilisation:>6.1%}")
     print(f"{m.target}: {m.cores} cores on {m.chips} chip(s) for {m.size[0]}x{m.size[1]} (padded to "
           f"{m.padded_size[0]}x{m.padded_size[1]}); host share of operations {m.host_op_share:.1%}; timestep "
-          f"latency <= {m.timestep_latency_ns / 1000:.1f} us; {m.steps_per_image} steps per image")
+          f"latency <= {m.timestep_latency_ns / 1000:.1f} us; {m.steps_per_image} steps per image "
+          f"(<= {m.image_latency_us / 1000:.1f} ms)")
     return 0

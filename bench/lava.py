@@ -1,0 +1,78 @@
+"""Lava CPU simulator against the fast simulator on the same artifact and crop, and mapping time.
+
+For each shipped network (dim 16) and crop (16x16, 32x32 of the shipped sample image): the Lava run's compile,
+run and read-back times, its process count and steps, the fast simulator's time on the same crop, and their
+ratio (every run is also checked bit-exact). Then the time to map a dim-48 VLIF-Net (random weights) onto Loihi 2
+at 481x321.
+
+    python -m bench.lava
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import machine, write_results
+
+
+def main(argv=None) -> int:
+    import torch
+
+    from spikerain.converter.artifact import save_artifact
+    from spikerain.converter.convert import convert_model
+    from spikerain.hardware.constraints import load_constraints
+    from spikerain.hardware.mapping import map_to_cores
+    from spikerain.hardware.verify import center_crop, verify_crop
+    from spikerain.imageio import read_image
+    from spikerain.models.checkpoint import load_default_or
+    from spikerain.models.registry import build_model
+    from spikerain.models.samples import sample_pair
+
+    img = read_image(sample_pair()[0])
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for net in ("vlifnet", "esdnet"):
+            _, g, _ = convert_model(load_default_or(None, net), report_images=1)
+            path = str(Path(tmp) / f"{net}.h5")
+            save_artifact(path, g)
+            for size in (16, 32):
+                r = verify_crop(path, g, center_crop(img, size), timeout=1800)
+                row = {"net": net, "size": size, "bit_exact": r["bit_exact"], "processes": r["lava_processes"],
+                       "steps": r["lava_steps"], **{f"lava_{k}_s": v for k, v in r["lava_seconds"].items()},
+                       "lava_wall_s": r["lava_wall_seconds"], "fast_s": r["fast_seconds"],
+                       "ratio": r["lava_wall_seconds"] / r["fast_seconds"]}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    torch.manual_seed(0)
+    _, g48, _ = convert_model(build_model("vlifnet", dim=48), report_images=1)
+    t0 = time.perf_counter()
+    m = map_to_cores(g48, load_constraints("loihi2"), (321, 481))
+    map_s = time.perf_counter() - t0
+    mapping = {"net": "vlifnet", "dim": 48, "size": [321, 481], "seconds": map_s, "cores": m.cores, "chips": m.chips,
+               "steps_per_image": m.steps_per_image}
+    print(json.dumps(mapping), flush=True)
+    table = ["## Lava backend (`bench/lava.py`)", "",
+             "Shipped checkpoints (dim 16), centre crops of the shipped sample image. Lava: `Loihi2SimCfg("
+             "select_tag='fixed_pt')` in a child process of `.venv-lava`, spikerain's vectorised model for the "
+             "stock `Conv` process; wall time includes starting the child. Fast: the bit-exact fast simulator on "
+             "the same crop, in this process. Every run is checked bit-exact (output and per-layer counts).", "",
+             "| network | crop | processes | steps | compile | run | read-back | Lava wall | fast | ratio | exact |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        table.append(f"| {r['net']} | {r['size']}x{r['size']} | {r['processes']} | {r['steps']} | "
+                     f"{r['lava_compile_s']:.1f} s | {r['lava_run_s']:.1f} s | {r['lava_readback_s']:.2f} s | "
+                     f"{r['lava_wall_s']:.1f} s | {r['fast_s']:.3f} s | {r['ratio']:.0f}x | {r['bit_exact']} |")
+    table += ["", f"Mapping VLIF-Net dim 48 at 481x321 onto Loihi 2: {map_s:.2f} s ({m.cores} cores on {m.chips} "
+              f"chips, {m.steps_per_image} steps per image).", ""]
+    mc = machine()
+    table.append(f"Machine: {mc['cpu']}, {mc['cores']} cores.")
+    write_results("lava", {"machine": mc, "rows": rows, "mapping": mapping}, "\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
