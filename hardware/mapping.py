@@ -12,8 +12,9 @@ Model (documented in docs/mapping.md):
 - host nodes go to the embedded CPUs; their share of operations is reported;
 - timestep latency is bounded by the busiest core: neuron updates plus synaptic operations with every input
   active, plus one barrier synchronisation (latencies from the constraint tables);
-- fan-out: a core of a layer sends to every core of every consumer layer (conservative), which must fit the
-  core's output axon routes;
+- fan-out: layers are tiled spatially in the same order, so a core of a layer sends to the consumer cores that
+  hold its spatial block, ceil(consumer cores / its cores) + 1 per consumer (one more for the block border and the
+  kernel halo), at most all of them; this must fit the core's output axon routes;
 - placement: cores are numbered in layer order and laid out row by row on each chip's mesh; a layer's spikes
   travel the Manhattan distance between its cores' centre and each consumer's (``hops_out``, for the energy
   model);
@@ -197,7 +198,7 @@ def _place_and_route(g: ir.Graph, layers: list[LayerMapping], c: CoreConstraints
             out.append(lay)
             continue
         dests = [d for d in consumers[lay.name] if by[d].placement == "on-chip"]
-        axons = sum(by[d].cores for d in dests)
+        axons = sum(min(by[d].cores, math.ceil(by[d].cores / max(1, lay.cores)) + 1) for d in dests)
         if axons > c.output_axons_per_core:
             raise MappingError(lay.name, "output axon routes of one core", axons, c.output_axons_per_core,
                                fix="merge or shrink the consumer layers, or split this layer's outputs")

@@ -18,7 +18,7 @@ from spikerain.console import setup_logging
 from spikerain.errors import ToolchainError, UsageError
 
 COMMANDS = ["demo", "derain", "data", "train", "eval", "convert", "inspect", "simulate", "verify", "map",
-            "import-netx", "export", "doctor"]
+            "import-netx", "export", "energy", "doctor"]
 
 log = logging.getLogger("spikerain")
 

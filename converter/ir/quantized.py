@@ -302,6 +302,10 @@ class QDenseSynapse(QNode):
     delay: int = 0
     op = "q_dense_synapse"
 
+    @property
+    def weight(self) -> np.ndarray:
+        return self.weight_mant
+
     def out_shape(self, x: Shape) -> Shape:
         n_in = x[1] * x[2] * x[3]
         if n_in != self.weight_mant.shape[1]:

@@ -29,9 +29,10 @@ class LavaNetwork:
     procs: dict = field(default_factory=dict)  # unit name -> Lava process
     model_map: dict = field(default_factory=dict)  # process -> ProcessModel class
     input_q: np.ndarray | None = None
+    energy: object = None  # EnergyPlan, when energy counts are wanted
 
 
-def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0):
+def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0, energy=None):
     from spikerain.hardware.lava.processes.segment import PortPlan, SegmentPlan
 
     by = g.by_name()
@@ -50,7 +51,8 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0):
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
                        reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(port(p) for p in unit.inputs),
                        outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last,
-                       fail_at=fail_at)
+                       fail_at=fail_at, energy_plan=energy,
+                       energy_slots=tuple(energy.slots(counted)) if energy is not None else ())
 
 
 def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
@@ -59,7 +61,7 @@ def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
 
 
 def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vectorised",
-                  schedule: Schedule | None = None, fail_at: int = 0) -> LavaNetwork:
+                  schedule: Schedule | None = None, fail_at: int = 0, energy=None) -> LavaNetwork:
     """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1].
     ``fail_at`` > 0 makes the first segment raise at that step (fault injection for hygiene tests)."""
     from lava.proc.conv.models import PyConvModelFixed
@@ -75,7 +77,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
         raise ValueError(f"conv_model must be one of {CONV_MODELS}")
     s = schedule or build_schedule(graph)
     by = graph.by_name()
-    net = LavaNetwork(graph, s)
+    net = LavaNetwork(graph, s, energy=energy)
     first = graph.nodes[0]
     xq = reference_kernel(first.op)(first, np.asarray(image, np.float64)[None])  # [1, 1, C, H, W]
     net.input_q = xq[0, 0]
@@ -99,7 +101,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
         elif u.kind == "neuron":
             proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]))
         elif u.kind in ("segment", "probe"):
-            plan = _segment_plan(graph, s, u, fail_at if u.kind == "segment" and not fail_at_used else 0)
+            plan = _segment_plan(graph, s, u, fail_at if u.kind == "segment" and not fail_at_used else 0, energy)
             fail_at_used = fail_at_used or (u.kind == "segment")
             proc = Segment(plan=plan, name=u.name)
             net.model_map[proc] = segment_model(len(plan.inputs), len(plan.outputs))
@@ -186,6 +188,7 @@ def _connect(net: LavaNetwork) -> None:
 class LavaResult:
     output: np.ndarray  # [T, C, H, W] int64
     counts: dict[str, list[int]]  # value -> non-zero count per frame
+    energy: dict | None  # EnergyPlan.finish() record
     seconds: dict[str, float]
     processes: int
     steps: int
@@ -211,6 +214,9 @@ def run_network(net: LavaNetwork, *, hardware: bool = False) -> LavaResult:
         data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
         frames = [data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
                   for j in range(out_port.frames)]
+        from spikerain.energy.plan import Accumulator
+
+        acc = Accumulator()
         nz = int(np.count_nonzero(net.input_q))
         counts: dict[str, list[int]] = {v: [nz] * s.frames[v] for v in s.host_values}
         for u in s.units:
@@ -220,11 +226,19 @@ def run_network(net: LavaNetwork, *, hardware: bool = False) -> LavaResult:
             plan_rows = u.nodes if u.kind == "segment" else tuple(p.value for p in u.inputs)
             for r, v in enumerate(plan_rows):
                 counts[v] = [int(c) for c in table[r, :s.frames[v]]]
+            if net.energy is not None:
+                acc.load(list(net.energy.slots(plan_rows)), np.asarray(net.procs[u.name].energy.get()).astype(np.int64))
+        energy = None
+        if net.energy is not None:
+            for v in s.host_values:
+                for t in range(s.frames[v]):
+                    net.energy.count_frame(v, t, net.input_q, acc)
+            energy = net.energy.finish(acc)
         t3 = time.perf_counter()
     finally:
         if ran:
             sink.stop()
-    return LavaResult(output=np.stack(frames), counts=counts, processes=len(s.units), steps=s.steps,
+    return LavaResult(output=np.stack(frames), counts=counts, energy=energy, processes=len(s.units), steps=s.steps,
                       seconds={"compile": t1 - t0, "run": t2 - t1, "readback": t3 - t2,
                                "stop": time.perf_counter() - t3})
 

@@ -30,11 +30,13 @@ def run_job(job: dict) -> dict:
     ir.infer_shapes(g)
     schedule = build_schedule(g)
     print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
+    from spikerain.energy.plan import EnergyPlan
+
     net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
-                        fail_at=int(job.get("fail_at", 0)))
+                        fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g))
     res = run_network(net, hardware=bool(job.get("hardware", False)))
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
-            "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(),
+            "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(), "energy": res.energy,
             "conv_model": job.get("conv_model", "vectorised")}
     out = job["out"]
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), suffix=".npz")

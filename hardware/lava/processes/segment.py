@@ -60,6 +60,8 @@ class SegmentPlan:
     counted: tuple[str, ...]  # rows of the counts Var: computed nodes, then counted inputs
     last_use: dict  # value -> last step its frames are needed here
     fail_at: int = 0  # fault injection for the run-hygiene tests: raise at this step (0 = never)
+    energy_plan: object = None  # spikerain.energy.plan.EnergyPlan: energy counts of the counted values
+    energy_slots: tuple = ()  # rows of the energy Var: (record, field)
 
     @property
     def max_frames(self) -> int:
@@ -74,23 +76,32 @@ class Segment(AbstractProcess):
         for k, p in enumerate(plan.outputs):
             setattr(self, f"out{k}", OutPort(shape=p.lava_shape))
         self.counts = Var(shape=(max(1, len(plan.counted)), plan.max_frames), init=0)
+        self.energy = Var(shape=(max(1, len(plan.energy_slots)), plan.max_frames), init=0)
 
 
 class PySegmentModelBase(PyLoihiProcessModel):
     counts: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    energy: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
         self.plan: SegmentPlan = proc_params["plan"]
         self.frames_of: dict[str, dict[int, np.ndarray]] = {}
         self.row = {v: k for k, v in enumerate(self.plan.counted)}
+        self.slot = {k: i for i, k in enumerate(self.plan.energy_slots)}
         self.memo: dict = {}
+
+    def add(self, record: str, field_: str, t: int, amount: int) -> None:
+        """Accumulator interface for :meth:`EnergyPlan.count_frame`: counters live in the ``energy`` Var."""
+        self.energy[self.slot[(record, field_)], t] += amount
 
     def _keep(self, value: str, j: int, frame: np.ndarray) -> None:
         self.frames_of.setdefault(value, {})[j] = frame
         row = self.row.get(value)
         if row is not None:
             self.counts[row, j] = np.count_nonzero(frame)
+            if self.plan.energy_plan is not None:
+                self.plan.energy_plan.count_frame(value, j, frame, self)
 
     def _frame(self, node, j: int) -> np.ndarray:
         """Frame j ([B=1, C, H, W]) of ``node`` from the frames held here."""
