@@ -178,8 +178,7 @@ def _parts(by: dict, value: str) -> list[str]:
     """A channel concat of equally scaled values is transparent: its readers read its parts (so a Lava run, where
     such a concat is only a set of synapses, counts the same)."""
     n = by[value]
-    if base_op(n.op) == "concat" and all(f == n.frac for f in getattr(n, "fracs", (n.frac,) * len(n.inputs))) \
-            and n.op.startswith("q_"):
+    if n.op == "q_concat" and all(f == n.frac for f in n.fracs):
         return [p for i in n.inputs for p in _parts(by, i)]
     return [value]
 

@@ -59,6 +59,11 @@ def verify_crop(artifact: str, graph: ir.Graph, image_chw: np.ndarray, *, conv_m
     lava = run_lava(artifact, image_chw, conv_model=conv_model, timeout=timeout, progress=progress)
     wall = time.perf_counter() - t0
     res = compare(fast_out, fast_counts, lava.output, lava.counts)
+    from spikerain.energy.sources import collect_fast
+
+    fast_energy, _ = collect_fast(graph, image_chw)
+    res["energy_equal"] = fast_energy == lava.meta.get("energy")
+    res["bit_exact"] = res["bit_exact"] and res["energy_equal"]
     res.update({"size": list(image_chw.shape[1:]), "fast_seconds": round(fast_s, 3),
                 "lava_wall_seconds": round(wall, 2),
                 "lava_seconds": {k: round(v, 3) for k, v in lava.meta["seconds"].items()},

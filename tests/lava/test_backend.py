@@ -39,6 +39,10 @@ def test_small_graph_with_split_concat_matches_reference(tmp_path, conv_model):
         expected = [int(np.count_nonzero(f)) for f in value]
         assert res.counts[name] == expected, name
     assert 0 < sum(res.counts["lif"]) < ref["lif"].size  # the spikes are neither absent nor saturated
+    # energy counts: the same from Lava's processes, the fast simulator and PyTorch forward hooks
+    from spikerain.energy.sources import collect_fast, collect_torch
+
+    assert res.meta["energy"] == collect_fast(g, img)[0] == collect_torch(g, img)[0]
     assert res.meta["schedule"]["split_concats"] == 1 and res.meta["conv_model"] == conv_model
 
 
@@ -65,6 +69,7 @@ def test_network_crop_is_bit_exact_with_fast_simulator(artifacts, name, size):
     assert r["output_equal"], r
     assert r["layer_mismatches"] == [], r["first_mismatch"]
     assert r["layers_compared"] == len(g.nodes)
+    assert r["energy_equal"]  # synaptic-operation counts made inside the Lava processes equal the fast ones
     assert r["lava_processes"] == r["schedule"]["processes"] > 100
     assert r["bit_exact"]
 
