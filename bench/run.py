@@ -2,11 +2,11 @@
 
 import sys
 
-from bench import converter, lava, models, quantization
+from bench import converter, energy, lava, models, quantization
 
 
 def main() -> int:
-    for bench in (models, converter, quantization, lava):
+    for bench in (models, converter, quantization, lava, energy):
         rc = bench.main([])
         if rc:
             return rc

@@ -221,6 +221,8 @@ def _write_neuron(grp, node: ir.Node) -> None:
 
 
 NEURONS = (q.QLIF, q.QDelta, q.QSigmaDelta, q.QSigma)
+#: IR ops a netx file holds (import produces them, export writes them)
+NETX_OPS = frozenset(c.op for c in (q.QInput, q.QRepeatT, q.QConv2d, q.QDenseSynapse, *NEURONS, q.QOutput))
 
 
 def export_netx(graph: ir.Graph, path: str | os.PathLike) -> None:
