@@ -170,13 +170,12 @@ def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac
                 nodes.append(q.QConv2d(name=syn, inputs=(prev,), weight_mant=w, stride=stride, padding=padding,
                                        delay=1, frac=0, bits=32))
             else:
-                if "delay" in g:
-                    raise NetxError(f"netx dense layer {key} has per-synapse delays",
-                                    fix="spikerain imports dense layers without delays")
                 w = np.asarray(g["weight"][()]).astype(np.int64)
                 shifted, bits, exp, sign = optimize_weight_bits(w)
+                delays = _delays(g, w.shape, key) if "delay" in g else np.zeros(0, np.int64)
                 nodes.append(q.QDenseSynapse(name=syn, inputs=(prev,), weight_mant=lava_dense_weights(shifted, bits,
-                                             sign), weight_exp=exp, num_weight_bits=bits, delay=1, frac=0, bits=32))
+                                             sign), weight_exp=exp, num_weight_bits=bits, delay=1, delays=delays,
+                                             frac=0, bits=32))
             name = f"layer{key}"
             nodes.append(_neuron(name, syn, g["neuron"], first=False, bias=bias, reset=reset(),
                                  spike_exp=spike_exp))
@@ -188,6 +187,29 @@ def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac
     ir.validate(g)
     ir.infer_shapes(g)
     return g
+
+
+MAX_DELAY = 62  # netx clamps larger synaptic delays (6 bits on Loihi)
+
+
+def _delays(g, shape, key) -> np.ndarray:
+    """A dense layer's ``delay``: a full ``[out, in]`` matrix, or a vector per output (axonal) or per input."""
+    d = np.rint(np.asarray(g["delay"][()], np.float64)).astype(np.int64)
+    if d.ndim == 1 and d.size == shape[0]:
+        d = np.repeat(d[:, None], shape[1], axis=1)
+    elif d.ndim == 1 and d.size == shape[1]:
+        d = np.repeat(d[None, :], shape[0], axis=0)
+    if d.shape != tuple(shape):
+        raise NetxError(f"netx dense layer {key}: delay of shape {d.shape} fits neither the weights {shape} nor "
+                        "one value per output or input", fix="export one delay per synapse")
+    if d.min() < 0:
+        raise NetxError(f"netx dense layer {key} has negative delays", fix="use delays 0..62")
+    if d.max() > MAX_DELAY:
+        import logging
+
+        logging.getLogger("spikerain").warning("netx layer %s: delays above %d clamped (as netx does)", key,
+                                               MAX_DELAY)
+    return np.minimum(d, MAX_DELAY)
 
 
 def netx_input(values: np.ndarray, frac: int) -> np.ndarray:
@@ -282,6 +304,8 @@ def export_netx(graph: ir.Graph, path: str | os.PathLike) -> None:
                 g["weight"] = w.astype(np.float32)
                 g["inFeatures"], g["outFeatures"] = w.shape[1], w.shape[0]
                 g["shape"] = np.array([w.shape[0]])
+                if syn.delays.size:
+                    g["delay"] = syn.delays.astype(np.float32)
             else:
                 raise NetxError(f"{syn.name} ({syn.op}) cannot be expressed in netx",
                                 fix="netx holds conv and dense synapses (delay 1, no requantization) only")

@@ -294,12 +294,16 @@ class QTimeToPatch(QNode):
 class QDenseSynapse(QNode):
     """Lava's bit-accurate ``Dense``: the input is flattened in C, H, W order; acc = W . s; out = acc << weight_exp
     (or >> -weight_exp, flooring). ``weight_mant`` holds the effective weights (after Lava's clip and truncation),
-    ``[out, in]``. Output ``[T, out, 1, 1]``."""
+    ``[out, in]``. Output ``[T, out, 1, 1]``.
+
+    ``delays`` (``[out, in]``, 0..62; Lava's ``DelayDense``): synapse (o, i) adds its input ``delay + delays[o, i]``
+    frames later; the shift by ``weight_exp`` applies to each delay's sum separately, as Lava does."""
 
     weight_mant: np.ndarray
     weight_exp: int = 0
     num_weight_bits: int = 8
     delay: int = 0
+    delays: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     op = "q_dense_synapse"
 
     @property

@@ -302,9 +302,15 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
 @kernel("q_dense_synapse")
 def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     w = torch.from_numpy(n.weight_mant.astype(np.int64))
-    acc = torch.einsum("tbi,oi->tbo", x.flatten(2), w)
-    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
-    return _delay(acc[..., None, None], n.delay)
+    delays = torch.from_numpy(np.array(n.delays, np.int64)) if n.delays.size else None
+    out = None
+    for k in ([0] if delays is None else sorted(set(n.delays.reshape(-1).tolist()))):
+        wk = w if delays is None else torch.where(delays == k, w, torch.zeros_like(w))
+        acc = torch.einsum("tbi,oi->tbo", x.flatten(2), wk)
+        acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+        part = _delay(acc[..., None, None], n.delay + k)
+        out = part if out is None else out + part
+    return out
 
 
 def _sigma_delta(act: torch.Tensor, vth: int, state_exp: int) -> torch.Tensor:

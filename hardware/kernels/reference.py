@@ -260,9 +260,15 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
 @kernel("q_dense_synapse")
 def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     T, B = x.shape[:2]
-    acc = x.reshape(T, B, -1) @ n.weight_mant.astype(np.int64).T
-    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
-    return delay(acc[..., None, None], n.delay)
+    w = n.weight_mant.astype(np.int64)
+    groups = [(0, w)] if not n.delays.size else [(int(k), np.where(n.delays == k, w, 0))
+                                                  for k in np.unique(n.delays)]
+    out = 0
+    for k, wk in groups:
+        acc = x.reshape(T, B, -1) @ wk.T
+        acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+        out = out + delay(acc[..., None, None], n.delay + k)
+    return out
 
 
 def _delta_code(act_seq, vth: int, state_exp: int) -> np.ndarray:

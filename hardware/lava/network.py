@@ -66,7 +66,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     ``fail_at`` > 0 makes the first segment raise at that step (fault injection for hygiene tests)."""
     from lava.proc.conv.models import PyConvModelFixed
     from lava.proc.conv.process import Conv
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
@@ -95,9 +95,13 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             net.model_map[proc] = PyConvModelFixedVectorised if conv_model == "vectorised" else PyConvModelFixed
         elif u.kind == "dense":
             node = by[u.nodes[0]]
-            proc = Dense(weights=node.weight_mant.astype(np.int32), weight_exp=node.weight_exp,
-                         num_weight_bits=node.num_weight_bits,
-                         num_message_bits=0 if _binary(by, u.inputs[0].value) else 24, name=u.name)
+            common = {"weights": node.weight_mant.astype(np.int32), "weight_exp": node.weight_exp,
+                      "num_weight_bits": node.num_weight_bits,
+                      "num_message_bits": 0 if _binary(by, u.inputs[0].value) else 24, "name": u.name}
+            if node.delays.size:
+                proc = DelayDense(delays=node.delays.astype(int), max_delay=int(node.delays.max()), **common)
+            else:
+                proc = Dense(**common)
         elif u.kind == "neuron":
             proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]))
         elif u.kind in ("segment", "probe"):

@@ -107,3 +107,44 @@ def test_cli_import_and_export(reference, tmp_path, capsys):
     assert main(["export", str(art), "--format", "netx", "-o", str(tmp_path / "tiny.net")]) == 0
     assert ir.graphs_equal(load_artifact(art), import_netx(tmp_path / "tiny.net", steps=20, input_frac=6,
                                                            reset_interval=17))
+
+
+def delayed_net(path, steps=24):
+    """A small netx network whose first dense layer has one delay per synapse (0..4 steps)."""
+    rng = np.random.default_rng(7)
+    with h5py.File(path, "w") as f:
+        f["simulation/tSample"] = steps
+        lif = {"type": np.array([b"LOIHI"], dtype="S10"), "iDecay": 4096, "vDecay": 512, "vThMant": 20,
+               "refDelay": 1}
+        layers = [("input", {"shape": np.array([2, 3, 3])}),
+                  ("flatten", {"shape": np.array([18, 1, 1])}),
+                  ("dense", {"shape": np.array([6]), "weight": rng.integers(-40, 80, (6, 18)).astype(np.float32),
+                             "delay": rng.integers(0, 5, (6, 18)).astype(np.float32),
+                             "bias": rng.integers(0, 5, 6).astype(np.float32)}),
+                  ("dense", {"shape": np.array([3]), "weight": rng.integers(-60, 90, (3, 6)).astype(np.float32)})]
+        for i, (kind, fields) in enumerate(layers):
+            g = f.create_group(f"layer/{i}")
+            g["type"] = np.array([kind.encode()], dtype="S10")
+            for k, v in fields.items():
+                g[k] = v
+            if kind != "flatten":
+                for k, v in lif.items():
+                    g[f"neuron/{k}"] = v
+    return import_netx(path, input_frac=6)
+
+
+def test_dense_delays_are_imported_and_simulated(tmp_path):
+    g = delayed_net(tmp_path / "d.net")
+    syn = g.node("layer2.synapse")
+    assert syn.delays.shape == (6, 18) and syn.delays.max() == 4
+    image = netx_input(np.random.default_rng(1).integers(0, 40, (2, 3, 3)), 6)
+    ref = run_reference(g, image[None], keep=True)
+    np.testing.assert_array_equal(simulate(g, image[None])["output"].numpy(), ref["output"])
+    assert ref["layer2"].sum() > 0
+    # without the delays the spike trains differ: the delays matter in this network
+    plain = import_netx(tmp_path / "d.net", input_frac=6)
+    plain = plain.with_nodes([n.replace(delays=np.zeros(0, np.int64)) if n.name == "layer2.synapse" else n
+                              for n in plain.nodes])
+    assert not np.array_equal(run_reference(plain, image[None])["output"], ref["output"])
+    export_netx(g, tmp_path / "back.net")
+    assert ir.graphs_equal(g, import_netx(tmp_path / "back.net", input_frac=6))

@@ -107,3 +107,17 @@ def test_netx_reference_networks_in_lava_with_stock_processes(reference, tmp_pat
     assert compare(fast_out, fast_counts, res.output, res.counts)["bit_exact"]
     assert res.meta["schedule"]["kinds"] == {"source": 1, "neuron": 9, "conv": 4, "dense": 4, "segment": 1,
                                              "probe": 1, "sink": 1}
+
+
+def test_netx_dense_delays_run_as_lava_delay_dense(tmp_path):
+    from spikerain.converter.interchange.netx_io import netx_input
+    from tests.converter.test_netx import delayed_net
+
+    g = delayed_net(tmp_path / "d.net")
+    save_artifact(tmp_path / "d.h5", g)
+    image = netx_input(np.random.default_rng(1).integers(0, 40, (2, 3, 3)), 6)
+    res = run_lava(tmp_path / "d.h5", image, timeout=300)
+    fast_out, fast_counts, _ = fast_reference(g, image)
+    r = compare(fast_out, fast_counts, res.output, res.counts)
+    assert r["bit_exact"], r
+    assert res.meta["schedule"]["kinds"]["dense"] == 2 and sum(res.counts["layer2"]) > 0
