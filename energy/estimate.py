@@ -73,7 +73,7 @@ def run_network(net: Network, img: np.ndarray, source: str, tile: int = 256, tim
     if source == "lava" and work.shape[0] * work.shape[1] > LAVA_MAX_PIXELS:
         raise UsageError(f"--source lava runs Lava's CPU simulator, which takes minutes even for 32x32; this image "
                          f"is {W}x{H}", fix="add --size 32 32 (or 16 16), or use --source fast (bit-identical)")
-    out = np.zeros(work.shape, np.float64)
+    out = None
     record, shapes = None, []
     frac = net.qgraph.node(net.qgraph.outputs[0]).frac
     for y, x, h, w in _tiles(work.shape[0], work.shape[1], tile):
@@ -87,6 +87,8 @@ def run_network(net: Network, img: np.ndarray, source: str, tile: int = 256, tim
         else:
             counts, o = collect_lava(net.artifact, chw, timeout=timeout)
             o = o[0].astype(np.float64) * 2.0 ** -frac
+        if out is None:
+            out = np.zeros((*work.shape[:2], o.shape[0]), np.float64)
         out[y:y + h, x:x + w] = o.transpose(1, 2, 0)
         record = add_records(record, counts)
         shapes.append((h, w))

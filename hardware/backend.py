@@ -73,6 +73,20 @@ def select_backend(requested: str = "auto", *, pixels: int, lava_info: dict | No
     return BackendChoice("lava", "no Loihi 2 chip; the image is small enough for Lava's CPU simulator")
 
 
+def step_reporter(advance, log_line=None):
+    """A ``progress`` callback for :func:`run_lava` that turns the child's ``[lava] step a/b`` lines into
+    ``advance(a, b)`` and passes every other line to ``log_line``."""
+
+    def on_line(line: str) -> None:
+        if line.startswith("[lava] step "):
+            done, total = line.split()[-1].split("/")
+            advance(int(done), int(total))
+        elif log_line is not None:
+            log_line(line)
+
+    return on_line
+
+
 @dataclass
 class LavaRun:
     output: np.ndarray  # int64 [T, C, H, W]

@@ -139,3 +139,21 @@ def test_map_full_size_in_seconds(artifact):
     m = json.loads(r.stdout)
     assert m["padded_size"] == [328, 488] and m["cores"] > 0 and m["chips"] >= 1
     assert time.perf_counter() - t < 30
+
+
+def test_map_schedule_gives_every_node_its_first_step(artifact):
+    r = run_cli("map", str(artifact), "--size", "16", "16", "--schedule", "--json")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout)
+    s = m["schedule"]
+    assert s["summary"]["steps"] == m["steps_per_image"] and s["summary"]["processes"] > 100
+    firsts = {n["node"]: n["first_step"] for n in s["nodes"]}
+    assert firsts["image"] == 1
+    assert max(v for v in firsts.values() if v) == s["summary"]["output_step"]
+    assert s["buffered"]  # the mean over T (and other time-mixing ops) hold frames back
+
+
+def test_backend_loihi2_without_lava_loihi_is_a_clear_error(artifact, tmp_path):
+    r = run_cli("simulate", str(artifact), "--backend", "loihi2", "-o", str(tmp_path / "x.png"))
+    assert r.returncode == 4 and "lava-loihi" in r.stderr and "Fix:" in r.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -198,7 +198,11 @@ class LavaResult:
     steps: int
 
 
-def run_network(net: LavaNetwork, *, hardware: bool = False) -> LavaResult:
+PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported between calls
+
+
+def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> LavaResult:
+    """Run the whole schedule; ``progress(done, total)`` is called after every chunk of steps."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 
@@ -211,8 +215,15 @@ def run_network(net: LavaNetwork, *, hardware: bool = False) -> LavaResult:
     t1 = time.perf_counter()
     ran = False
     try:
-        sink.run(condition=RunSteps(num_steps=s.steps, blocking=True))
-        ran = True
+        done = 0
+        while done < s.steps:
+            n = min(PROGRESS_CHUNK, s.steps - done)
+            ran = False  # stop() after a failed run() hangs (spec section 8): only stop after a good one
+            sink.run(condition=RunSteps(num_steps=n, blocking=True))
+            ran = True
+            done += n
+            if progress is not None:
+                progress(done, s.steps)
         t2 = time.perf_counter()
         out_port = s.unit("sink").inputs[0]
         data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)

@@ -34,7 +34,8 @@ def run_job(job: dict) -> dict:
 
     net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
                         fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g))
-    res = run_network(net, hardware=bool(job.get("hardware", False)))
+    res = run_network(net, hardware=bool(job.get("hardware", False)),
+                      progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr, flush=True))
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
             "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(), "energy": res.energy,
             "conv_model": job.get("conv_model", "vectorised")}

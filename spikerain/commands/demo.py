@@ -65,7 +65,7 @@ def run(args) -> int:
 
     model, restored = _derain(args, rainy, clean, out, steps, bars)
     fgraph, qgraph = _convert(args, model, out, steps)
-    _simulate(args, qgraph, rainy, clean, out, steps)
+    _simulate(args, qgraph, rainy, clean, out, steps, bars)
     mapping = _map(qgraph, rainy, steps)
     energy = _energy(args, model, fgraph, qgraph, rainy, clean, out, steps, bars)
 
@@ -143,7 +143,7 @@ def _convert(args, model, out, steps):
     return fgraph, qgraph
 
 
-def _simulate(args, qgraph, rainy, clean, out, steps):
+def _simulate(args, qgraph, rainy, clean, out, steps, bars):
     import torch
 
     from spikerain.converter.ir import size_multiple
@@ -171,10 +171,11 @@ def _simulate(args, qgraph, rainy, clean, out, steps):
         log.info("      quantized Y-PSNR %.2f dB", step["metrics"]["psnr_y"])
         step["what"] += f", quantized Y-PSNR {step['metrics']['psnr_y']:.2f} dB"
     steps.append(step)
-    steps.append(_verify_in_lava(args, qgraph, work, out))
+    steps.append(_verify_in_lava(args, qgraph, work, out, bars))
 
 
-def _verify_in_lava(args, qgraph, work, out) -> dict:
+def _verify_in_lava(args, qgraph, work, out, bars) -> dict:
+    from spikerain.hardware.backend import step_reporter
     from spikerain.hardware.verify import center_crop, verify_crop
 
     if args.fast:
@@ -189,8 +190,9 @@ def _verify_in_lava(args, qgraph, work, out) -> dict:
                 "what": f"no working Lava interpreter ({info.get('error')}); run `make .venv-lava`"}
     size = min(args.crop, *work.shape[:2])
     t0 = time.perf_counter()
-    r = verify_crop(str(out / "model.h5"), qgraph, center_crop(work, size), timeout=1800,
-                    progress=lambda line: log.debug(line))
+    with progress("Lava", 1, enabled=bars) as advance:
+        r = verify_crop(str(out / "model.h5"), qgraph, center_crop(work, size), timeout=1800,
+                        progress=step_reporter(lambda d, t: advance(d, t, "steps"), log.debug))
     log.info("      Lava (%d processes, %d steps, %.0f s): %s", r["lava_processes"], r["lava_steps"],
              r["lava_wall_seconds"], "bit-exact" if r["bit_exact"] else "MISMATCH")
     status = "ok" if r["bit_exact"] else "mismatch"

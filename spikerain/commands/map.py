@@ -13,6 +13,9 @@ def add_arguments(p) -> None:
     p.add_argument("--target", default="loihi2", choices=["loihi1", "loihi2"])
     p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=(256, 256))
     p.add_argument("--all", action="store_true", help="list host layers too")
+    p.add_argument("--schedule", action="store_true",
+                   help="also give the lock-step schedule: every node's first step, frames and Lava process, the "
+                        "buffered inputs and the steps per image")
 
 
 def run(args) -> int:
@@ -20,10 +23,19 @@ def run(args) -> int:
     from spikerain.hardware.constraints import load_constraints
     from spikerain.hardware.mapping import map_to_cores
 
-    m = map_to_cores(load_artifact(args.artifact), load_constraints(args.target), tuple(args.size))
+    g = load_artifact(args.artifact)
+    m = map_to_cores(g, load_constraints(args.target), tuple(args.size))
+    sched = _schedule(g, m.padded_size) if args.schedule else None
     if args.json:
-        print_json(m.to_dict())
+        print_json({**m.to_dict(), **({"schedule": sched} if sched else {})})
         return 0
+    if sched:
+        w = max(len(r["node"]) for r in sched["nodes"])
+        print(f"{'node':<{w}}  {'op':<16} {'first step':>10} {'frames':>6}  unit")
+        for r in sched["nodes"]:
+            print(f"{r['node']:<{w}}  {r['op']:<16} {str(r['first_step']):>10} {str(r['frames']):>6}  {r['unit']}")
+        print(f"schedule: {sched['summary']['steps']} steps per image, {sched['summary']['processes']} Lava "
+              f"processes {sched['summary']['kinds']}, {len(sched['buffered'])} buffered segment inputs")
     rows = [lay for lay in m.layers if args.all or lay.placement == "on-chip"]
     w = max(len(r.name) for r in rows) if rows else 10
     print(f"{'layer':<{w}}  {'op':<16} {'cores':>6} {'neurons':>9} {'axons in':>8} {'axons out':>9} "
@@ -36,3 +48,13 @@ def run(args) -> int:
           f"latency <= {m.timestep_latency_ns / 1000:.1f} us; {m.steps_per_image} steps per image "
           f"(<= {m.image_latency_us / 1000:.1f} ms)")
     return 0
+
+
+def _schedule(g, size) -> dict:
+    from spikerain.converter import ir
+    from spikerain.hardware.lava.schedule import build_schedule, latency_table
+
+    gs = g.with_nodes(g.nodes, input_shape=(*g.input_shape[:2], *size))
+    ir.infer_shapes(gs)
+    s = build_schedule(gs)
+    return {"summary": s.summary(), "buffered": s.buffered(), "nodes": latency_table(gs, s)}

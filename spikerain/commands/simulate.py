@@ -49,8 +49,13 @@ def run(args) -> int:
         out = simulate(g, work.transpose(2, 0, 1)[None].astype(np.float32), activity=act, stats=stats)
         restored = dequantized_output(g, out)[0]
     else:
-        lava = run_lava(args.artifact, work.transpose(2, 0, 1), hardware=choice.name == "loihi2",
-                        timeout=args.timeout, progress=lambda line: log.info(line))
+        from spikerain.console import progress, progress_enabled
+        from spikerain.hardware.backend import step_reporter
+
+        with progress(choice.name, 1, enabled=progress_enabled(args.quiet > 0)) as advance:
+            lava = run_lava(args.artifact, work.transpose(2, 0, 1), hardware=choice.name == "loihi2",
+                            timeout=args.timeout, progress=step_reporter(lambda d, t: advance(d, t, "steps"),
+                                                                         log.debug))
         restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
         gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
         infer_shapes(gs)

@@ -39,10 +39,15 @@ def run(args) -> int:
                          fix=f"use multiples of {m}, e.g. --crop {m * 2}")
     img = read_image(args.input or sample_pair()[0])
     results = []
+    from spikerain.console import progress, progress_enabled
+    from spikerain.hardware.backend import step_reporter
+
     for size in args.crop:
         log.info("verifying a %dx%d crop in Lava (Loihi2SimCfg fixed_pt) against the fast simulator", size, size)
-        r = verify_crop(args.artifact, g, center_crop(img, size, tuple(args.at) if args.at else None),
-                        conv_model=args.conv_model, timeout=args.timeout, progress=lambda line: log.info(line))
+        with progress(f"Lava {size}x{size}", 1, enabled=progress_enabled(args.quiet > 0)) as advance:
+            r = verify_crop(args.artifact, g, center_crop(img, size, tuple(args.at) if args.at else None),
+                            conv_model=args.conv_model, timeout=args.timeout,
+                            progress=step_reporter(lambda d, t: advance(d, t, "steps"), log.debug))
         results.append(r)
         if not args.json:
             verdict = "bit-exact" if r["bit_exact"] else "MISMATCH"

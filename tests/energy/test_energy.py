@@ -163,3 +163,21 @@ def test_cli_energy_report(tmp_path, capsys):
     for f in ("energy.json", "energy.md", "energy_layers.png", "firing_rates.png", "energy_ratio.png"):
         assert (out / f).stat().st_size > 500
     assert "| neurobench |" in (out / "energy.md").read_text()
+
+
+def test_large_images_are_tiled_and_tile_counts_add_up():
+    from spikerain.energy.estimate import Network, run_network
+    from spikerain.energy.plan import add_records
+
+    g = graph()
+    net = Network("toy", g, g, "none")
+    img = np.random.default_rng(5).random((12, 8, 3)).astype(np.float32)
+    counts, restored, shapes = run_network(net, img, "fast", tile=4)
+    assert shapes == [(4, 4)] * 6 and restored.shape == (12, 8, 2)  # the toy graph has 2 output channels
+    expected = None
+    for y in range(0, 12, 4):
+        for x in range(0, 8, 4):
+            tile = np.ascontiguousarray(img[y:y + 4, x:x + 4].transpose(2, 0, 1)).astype(np.float64)
+            expected = add_records(expected, collect_fast(g, tile)[0])
+    assert counts == expected
+    assert counts["synapses"]["c"]["elements_per_step"] == 3 * 12 * 8  # every tile's input, summed

@@ -121,3 +121,35 @@ def test_netx_dense_delays_run_as_lava_delay_dense(tmp_path):
     r = compare(fast_out, fast_counts, res.output, res.counts)
     assert r["bit_exact"], r
     assert res.meta["schedule"]["kinds"]["dense"] == 2 and sum(res.counts["layer2"]) > 0
+
+
+def test_ctrl_c_during_a_lava_run_leaves_nothing_behind(tmp_path):
+    """SIGINT to the parent (Ctrl-C) while the Lava graph runs: the child's whole group goes, no /dev/shm leaks."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    g = concat_graph()
+    save_artifact(tmp_path / "small.h5", g)
+    np.save(tmp_path / "img.npy", np.zeros((3, 8, 8)))
+    script = ("import sys, numpy as np\n"
+              "from spikerain.hardware.backend import run_lava\n"
+              f"run_lava({str(tmp_path / 'small.h5')!r}, np.load({str(tmp_path / 'img.npy')!r}), timeout=300, "
+              "fail_at=2, progress=lambda line: print(line, flush=True))\n")
+    before = _psm()
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    pgid = None
+    deadline = time.monotonic() + 120
+    while pgid is None and time.monotonic() < deadline:
+        line = parent.stdout.readline()
+        if line.startswith("[lava] pgid"):
+            pgid = int(line.split()[-1])
+    assert pgid is not None and group_alive(pgid)
+    time.sleep(4)  # let the Lava runtime start its processes (the injected fault then deadlocks run())
+    parent.send_signal(signal.SIGINT)
+    _, err = parent.communicate(timeout=60)
+    assert parent.returncode != 0 and "KeyboardInterrupt" in err
+    assert not group_alive(pgid)
+    assert _psm() - before == set()
