@@ -2,18 +2,21 @@
 
 Units (one Lava process each):
 
-- ``source``: stock ``io.source.RingBuffer`` sending the quantized image at step 1.
+- ``source``: stock ``io.source.RingBuffer`` sending the quantized image every step from step 1 (which is also
+  the repetition over T when that is the image's only use).
 - ``conv``: stock ``Conv`` per synapse. A conv whose input is a channel concat of equal-scale values becomes one
   ``Conv`` per concatenated input, holding its slice of the kernel, all summing into one input port.
-- ``lif``: stock ``LIFReset`` per LIF layer, reset at the step its first frame arrives.
+- ``dense``: stock ``Dense`` or ``DelayDense`` (netx dense layers).
+- ``neuron``: stock ``LIFReset`` (reset at the step its first frame arrives), ``Delta``, ``SigmaDelta`` or
+  ``Sigma``.
 - ``segment``: a spikerain process computing a connected group of the remaining nodes (a conv's
   requantization, NI-LIF, adds, upsampling, patch/time moves, and the ``host`` ops), grouped by placement.
 - ``probe``: one spikerain process counting the spikes of every LIF layer per timestep.
 - ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
 
-Time: Lava steps start at 1. ``Conv`` and segments send what they computed in the previous step before they
-receive (one step of latency each, which also makes every cycle deadlock-free); ``LIFReset`` and the sink
-receive and act in the same step. A value's frames travel one per step: frame j of value v can be received at
+Time: Lava steps start at 1. ``Conv``, ``Dense`` and segments send what they computed in the previous step before
+they receive (one step of latency each, which also makes every cycle deadlock-free); neurons and the sink receive
+and act in the same step. A synapse that keeps Lava's delay in the IR (``delay=1``, netx) adds no frame offset. A value's frames travel one per step: frame j of value v can be received at
 step ``avail[v] + j``. A segment computes frame j of node n at step ``compute[n] + j``, as soon as every input
 frame it needs has arrived; inputs that arrive early wait in the segment's buffers (the inserted delays). Ops that
 mix timesteps (mean over T, the temporal attention, temporal conv, time-to-patch) wait for the frames they need.
