@@ -101,14 +101,18 @@ def firing_rates(counts: dict) -> dict[str, float]:
 
 
 def shares(counts: dict) -> dict[str, float]:
-    """How much of a network's synaptic work has binary (accumulate-only) input, and how much is analog input."""
+    """Totals of a counts record, and how much of the synaptic work has binary (accumulate-only) or analog input."""
     dense = sum(sum(s["dense_macs"]) for s in counts["synapses"].values()) or 1
     binary = sum(sum(s["dense_macs"]) for s in counts["synapses"].values() if s["binary"])
     analog = sum(sum(s["dense_macs"]) for s in counts["synapses"].values() if s["analog"])
     exact = sum(sum(s["exact_sops"]) for s in counts["synapses"].values()) or 1
     exact_bin = sum(sum(s["exact_sops"]) for s in counts["synapses"].values() if s["binary"])
+    neurons = counts["neurons"].values()
     return {"binary_input_dense_share": binary / dense, "analog_input_dense_share": analog / dense,
-            "binary_input_sop_share": exact_bin / exact, "dense_macs": dense, "exact_sops": exact}
+            "binary_input_sop_share": exact_bin / exact, "dense_macs": dense, "exact_sops": exact,
+            "input_events": sum(sum(s["events"]) for s in counts["synapses"].values()),
+            "spikes": sum(sum(n["spikes"]) for n in neurons), "neuron_updates": sum(sum(n["updates"]) for n in neurons),
+            "host_ops": sum(o["ops"] for o in counts["host"].values())}
 
 
 def estimate(images: list[tuple[str, np.ndarray, np.ndarray | None]], nets: list[Network], tables: EnergyTables,

@@ -16,10 +16,11 @@ Units (one Lava process each):
 
 Time: Lava steps start at 1. ``Conv``, ``Dense`` and segments send what they computed in the previous step before
 they receive (one step of latency each, which also makes every cycle deadlock-free); neurons and the sink receive
-and act in the same step. A synapse that keeps Lava's delay in the IR (``delay=1``, netx) adds no frame offset. A value's frames travel one per step: frame j of value v can be received at
-step ``avail[v] + j``. A segment computes frame j of node n at step ``compute[n] + j``, as soon as every input
-frame it needs has arrived; inputs that arrive early wait in the segment's buffers (the inserted delays). Ops that
-mix timesteps (mean over T, the temporal attention, temporal conv, time-to-patch) wait for the frames they need.
+and act in the same step. A synapse that keeps Lava's delay in the IR (``delay=1``, netx) adds no frame offset.
+A value's frames travel one per step: frame j of value v can be received at step ``avail[v] + j``. A segment
+computes frame j of node n at step ``compute[n] + j``, as soon as every input frame it needs has arrived; inputs
+that arrive early wait in the segment's buffers (the inserted delays). Ops that mix timesteps (mean over T, the
+temporal attention, temporal conv, time-to-patch) wait for the frames they need.
 """
 
 from __future__ import annotations
