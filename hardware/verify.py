@@ -10,15 +10,31 @@ import numpy as np
 from spikerain.converter import ir
 
 
-def center_crop(img_hwc: np.ndarray, size: int, at: tuple[int, int] | None = None) -> np.ndarray:
-    """A ``size`` x ``size`` crop (centred unless ``at`` = (y, x)) as float ``[C, H, W]``."""
+def center_crop(img_hwc: np.ndarray, size, at: tuple[int, int] | None = None) -> np.ndarray:
+    """A crop of ``size`` (an int for a square, or (h, w)), centred unless ``at`` = (y, x), as float
+    ``[C, H, W]``."""
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     H, W = img_hwc.shape[:2]
-    if size > min(H, W):
+    y, x = at if at is not None else ((H - h) // 2, (W - w) // 2)
+    if h > H or w > W or y < 0 or x < 0 or y + h > H or x + w > W:
         from spikerain.errors import InputError
 
-        raise InputError(f"a {size}x{size} crop does not fit a {W}x{H} image", fix="use a smaller --crop")
-    y, x = at if at is not None else ((H - size) // 2, (W - size) // 2)
-    return np.ascontiguousarray(img_hwc[y:y + size, x:x + size].transpose(2, 0, 1)).astype(np.float64)
+        raise InputError(f"a {h}x{w} crop at ({y}, {x}) does not fit a {H}x{W} image",
+                         fix="use a smaller --crop or another --at")
+    return np.ascontiguousarray(img_hwc[y:y + h, x:x + w].transpose(2, 0, 1)).astype(np.float64)
+
+
+def first_difference(fast_counts: dict, lava_counts: dict, layers: list[str]) -> dict | None:
+    """The first layer (in ``layers`` order) and timestep whose non-zero counts differ."""
+    for name in layers:
+        a, b = fast_counts.get(name), lava_counts.get(name)
+        if a == b:
+            continue
+        if a is None or b is None or len(a) != len(b):
+            return {"layer": name, "timestep": None, "fast": a, "lava": b}
+        t = next(i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y)
+        return {"layer": name, "timestep": t, "fast": a[t], "lava": b[t]}
+    return None
 
 
 def fast_reference(graph: ir.Graph, image_chw: np.ndarray) -> tuple[np.ndarray, dict[str, list[int]], float]:
@@ -32,10 +48,13 @@ def fast_reference(graph: ir.Graph, image_chw: np.ndarray) -> tuple[np.ndarray, 
     return out[g.outputs[0]][:, 0].numpy().astype(np.int64), act.nonzero, time.perf_counter() - t0
 
 
-def compare(fast_out: np.ndarray, fast_counts: dict, lava_out: np.ndarray, lava_counts: dict) -> dict:
+def compare(fast_out: np.ndarray, fast_counts: dict, lava_out: np.ndarray, lava_counts: dict,
+            order: list[str] | None = None) -> dict:
+    """``order``: the graph's node names, so that the first mismatch is the earliest layer."""
     same_shape = fast_out.shape == lava_out.shape
     diff = np.abs(fast_out - lava_out) if same_shape else None
-    layers = sorted(set(fast_counts) | set(lava_counts))
+    names = set(fast_counts) | set(lava_counts)
+    layers = [n for n in (order or []) if n in names] + sorted(names - set(order or []))
     bad = [k for k in layers if fast_counts.get(k) != lava_counts.get(k)]
     return {
         "output_equal": bool(same_shape and not diff.any()),
@@ -44,8 +63,7 @@ def compare(fast_out: np.ndarray, fast_counts: dict, lava_out: np.ndarray, lava_
         "output_max_abs_diff": int(diff.max()) if same_shape and diff.size else None,
         "layers_compared": len(layers),
         "layer_mismatches": bad,
-        "first_mismatch": ({"layer": bad[0], "fast": fast_counts.get(bad[0]), "lava": lava_counts.get(bad[0])}
-                           if bad else None),
+        "first_mismatch": first_difference(fast_counts, lava_counts, layers),
         "bit_exact": bool(same_shape and not diff.any() and not bad),
     }
 
@@ -58,13 +76,13 @@ def verify_crop(artifact: str, graph: ir.Graph, image_chw: np.ndarray, *, conv_m
     t0 = time.perf_counter()
     lava = run_lava(artifact, image_chw, conv_model=conv_model, timeout=timeout, progress=progress)
     wall = time.perf_counter() - t0
-    res = compare(fast_out, fast_counts, lava.output, lava.counts)
+    res = compare(fast_out, fast_counts, lava.output, lava.counts, [n.name for n in graph.nodes])
     from spikerain.energy.sources import collect_fast
 
     fast_energy, _ = collect_fast(graph, image_chw)
     res["energy_equal"] = fast_energy == lava.meta.get("energy")
     res["bit_exact"] = res["bit_exact"] and res["energy_equal"]
-    res.update({"size": list(image_chw.shape[1:]), "fast_seconds": round(fast_s, 3),
+    res.update({"size": [int(v) for v in image_chw.shape[1:]], "fast_seconds": round(fast_s, 3),
                 "lava_wall_seconds": round(wall, 2),
                 "lava_seconds": {k: round(v, 3) for k, v in lava.meta["seconds"].items()},
                 "lava_processes": lava.meta["processes"], "lava_steps": lava.meta["steps"],

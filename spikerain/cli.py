@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from spikerain._version import __version__
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return UsageError.exit_code
     setup_logging(args.verbose - args.quiet)
+    previous = _terminate_as_interrupt()
     try:
         return int(args._run(args) or 0)
     except ToolchainError as e:
@@ -67,6 +69,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         log.error("spikerain %s: interrupted", args.command)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_as_interrupt():
+    """SIGTERM becomes KeyboardInterrupt, so cleanup runs (a Lava child's process group is ended, partial outputs
+    are removed) instead of the interpreter dying on the spot. Only from the main thread."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 if __name__ == "__main__":

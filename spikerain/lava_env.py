@@ -99,6 +99,16 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+def actor_traceback(lines: list[str], limit: int = 25) -> str:
+    """The last Python traceback in a child's stderr lines (progress lines left out), or ''."""
+    lines = [ln.rstrip("\n") for ln in lines if not ln.startswith("[lava] step ")]
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("[lava] process")]  # spikerain's own header
+    starts = starts or [i for i, ln in enumerate(lines) if ln.startswith("Traceback")]
+    if not starts:
+        return ""
+    return "\n".join(lines[starts[-1]:][:limit])
+
+
 def run_lava_module(module: str, args: list[str], *, timeout: float = 600.0, python: Path | None = None,
                     stream_stderr=None) -> ChildResult:
     """Run ``python -m module *args`` in the Lava interpreter, in its own session, with a timeout.
@@ -131,6 +141,11 @@ def run_lava_module(module: str, args: list[str], *, timeout: float = 600.0, pyt
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired as e:
+            failed = actor_traceback(err_lines)
+            if failed:  # Lava's run() deadlocks when a process it waits on raised (lava-nc#231): say why
+                raise LavaRunError(f"the Lava run `{module}` stopped after {timeout:.0f} s: a Lava process failed "
+                                   f"and the runtime waited on it forever:\n{failed}",
+                                   fix="see the process's traceback above") from e
             raise LavaRunError(f"the Lava run `{module}` timed out after {timeout:.0f} s and was stopped",
                                fix="use a smaller crop or raise the timeout") from e
     except BaseException:

@@ -157,3 +157,22 @@ def test_backend_loihi2_without_lava_loihi_is_a_clear_error(artifact, tmp_path):
     r = run_cli("simulate", str(artifact), "--backend", "loihi2", "-o", str(tmp_path / "x.png"))
     assert r.returncode == 4 and "lava-loihi" in r.stderr and "Fix:" in r.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_simulate_lava_backend_on_a_crop_matches_fast(artifact, tmp_path):
+    """The Lava backend through the CLI on a 16x16 crop, against the fast backend on the same crop."""
+    import numpy as np
+
+    outs = {}
+    for backend in ("fast", "lava"):
+        r = run_cli("simulate", str(artifact), "--backend", backend, "--crop", "16", "16", "-o",
+                    str(tmp_path / f"{backend}.png"), "--record", str(tmp_path / f"{backend}.h5"), "--json")
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert json.loads(r.stdout)["backend"] == backend
+        outs[backend] = read_image(tmp_path / f"{backend}.png")
+    assert outs["fast"].shape == (16, 16, 3)
+    np.testing.assert_array_equal(outs["fast"], outs["lava"])
+    from spikerain.hardware.fastsim.activity import read_activity
+
+    fast, lava = read_activity(tmp_path / "fast.h5"), read_activity(tmp_path / "lava.h5")
+    assert {k: v["nonzero_per_step"] for k, v in fast.items()} == {k: v["nonzero_per_step"] for k, v in lava.items()}

@@ -51,7 +51,7 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0, energy=None)
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
                        reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(port(p) for p in unit.inputs),
                        outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last,
-                       fail_at=fail_at, energy_plan=energy,
+                       fail_at=fail_at, energy_plan=energy, name=unit.name,
                        energy_slots=tuple(energy.slots(counted)) if energy is not None else ())
 
 

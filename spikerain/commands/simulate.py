@@ -8,7 +8,7 @@ import time
 from spikerain.console import print_json
 
 HELP = "run a quantized artifact on an image and write the restored image (backend: auto, fast, lava, loihi2)"
-EXAMPLE = "spikerain simulate model.h5 --input rainy.png -o out.png --record activity.h5"
+EXAMPLE = "spikerain simulate model.h5 --backend lava --input rainy.png --crop 16 16 -o out.png"
 
 log = logging.getLogger("spikerain")
 
@@ -19,6 +19,8 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--output", default="simulated.png")
     p.add_argument("--backend", default="auto", choices=["auto", "fast", "lava", "loihi2"],
                    help="auto: Loihi 2 if present, else Lava's CPU simulator for small images, else fast")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
+                   help="run only a centred H x W crop of the input (Lava's CPU simulator needs small ones)")
     p.add_argument("--record", help="write per-layer, per-timestep activity to this HDF5 file")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for a Lava run")
 
@@ -38,6 +40,10 @@ def run(args) -> int:
     g = load_artifact(args.artifact)
     path = args.input or sample_pair()[0]
     img = read_image(path)
+    if args.crop:
+        from spikerain.hardware.verify import center_crop
+
+        img = center_crop(img, tuple(args.crop)).transpose(1, 2, 0).astype(np.float32)
     H, W = img.shape[:2]
     work = pad_to_multiple(img, size_multiple(g))
     choice = select_backend(args.backend, pixels=work.shape[0] * work.shape[1])

@@ -8,7 +8,7 @@ import logging
 from spikerain.console import print_json
 
 HELP = "check the Lava process graph bit-exact against the fast simulator on image crops"
-EXAMPLE = "spikerain verify model.h5 --input rainy.png --crop 16 32"
+EXAMPLE = "spikerain verify model.h5 --input rainy.png --crop 16 16 --crop 32 32"
 
 log = logging.getLogger("spikerain")
 
@@ -16,7 +16,8 @@ log = logging.getLogger("spikerain")
 def add_arguments(p) -> None:
     p.add_argument("artifact")
     p.add_argument("--input", help="image to crop (default: the shipped sample)")
-    p.add_argument("--crop", type=int, nargs="+", default=[16], help="square crop sizes (default 16)")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), action="append",
+                   help="crop size; repeat for several crops (default: 16 16)")
     p.add_argument("--at", type=int, nargs=2, metavar=("Y", "X"), help="top-left corner (default: centred)")
     p.add_argument("--conv-model", default="vectorised", choices=["vectorised", "stock"],
                    help="ProcessModel for Lava's Conv: spikerain's vectorised one or Lava's own (slow)")
@@ -33,33 +34,42 @@ def run(args) -> int:
 
     g = load_artifact(args.artifact)
     m = size_multiple(g)
-    bad = [c for c in args.crop if c % m]
+    crops = [tuple(c) for c in (args.crop or [(16, 16)])]
+    bad = [c for c in crops if c[0] % m or c[1] % m]
     if bad:
         raise UsageError(f"crop sizes {bad} are not multiples of {m}, which this graph needs",
-                         fix=f"use multiples of {m}, e.g. --crop {m * 2}")
+                         fix=f"use multiples of {m}, e.g. --crop {m * 2} {m * 2}")
     img = read_image(args.input or sample_pair()[0])
     results = []
     from spikerain.console import progress, progress_enabled
     from spikerain.hardware.backend import step_reporter
 
-    for size in args.crop:
-        log.info("verifying a %dx%d crop in Lava (Loihi2SimCfg fixed_pt) against the fast simulator", size, size)
-        with progress(f"Lava {size}x{size}", 1, enabled=progress_enabled(args.quiet > 0)) as advance:
+    for size in crops:
+        log.info("verifying a %dx%d crop in Lava (Loihi2SimCfg fixed_pt) against the fast simulator", *size)
+        with progress(f"Lava {size[0]}x{size[1]}", 1, enabled=progress_enabled(args.quiet > 0)) as advance:
             r = verify_crop(args.artifact, g, center_crop(img, size, tuple(args.at) if args.at else None),
                             conv_model=args.conv_model, timeout=args.timeout,
                             progress=step_reporter(lambda d, t: advance(d, t, "steps"), log.debug))
         results.append(r)
         if not args.json:
             verdict = "bit-exact" if r["bit_exact"] else "MISMATCH"
-            print(f"{size}x{size}: {verdict}: {r['output_values']} output values, {r['layers_compared']} layers "
-                  f"x timesteps; Lava {r['lava_processes']} processes, {r['lava_steps']} steps, "
+            print(f"{size[0]}x{size[1]}: {verdict}: {r['output_values']} output values, {r['layers_compared']} "
+                  f"layers x timesteps; Lava {r['lava_processes']} processes, {r['lava_steps']} steps, "
                   f"{r['lava_wall_seconds']:.1f} s; fast simulator {r['fast_seconds']:.2f} s")
+            f = r["first_mismatch"]
+            if f:
+                print(f"  first difference: layer {f['layer']}, timestep {f['timestep']}: fast {f['fast']} non-zero, "
+                      f"lava {f['lava']}")
+            elif not r["output_equal"]:
+                print(f"  output: {r['output_mismatches']} values differ (max {r['output_max_abs_diff']})")
     ok = all(r["bit_exact"] for r in results)
     if args.json:
         print_json({"artifact": args.artifact, "bit_exact": ok, "crops": results})
     if not ok:
         first = next(r for r in results if not r["bit_exact"])
-        raise VerificationError(f"Lava and the fast simulator differ on the {first['size']} crop: "
-                                f"{first['output_mismatches']} output values, layers {first['layer_mismatches'][:5]}",
+        f = first["first_mismatch"] or {}
+        where = (f"first at layer {f.get('layer')}, timestep {f.get('timestep')}" if f else
+                 f"{first['output_mismatches']} output values")
+        raise VerificationError(f"Lava and the fast simulator differ on the {first['size']} crop: {where}",
                                 fix="report it with the artifact; run with -v for the Lava log")
     return 0

@@ -80,12 +80,25 @@ def test_failed_actor_leaves_no_process_or_shared_memory(tmp_path):
     save_artifact(path, g)
     before = _psm()
     lines: list[str] = []
-    with pytest.raises(LavaRunError, match="timed out"):
+    with pytest.raises(LavaRunError) as err:
         # An exception inside a ProcessModel others wait on deadlocks Lava's run(); the timeout must end it.
         run_lava(path, np.zeros((3, 8, 8)), timeout=20, fail_at=2, progress=lines.append)
+    message = str(err.value)
+    # the failed actor's traceback reaches the user, with the process and step
+    assert "a Lava process failed" in message and "RuntimeError: fault injected at step 2" in message
+    assert "[lava] process seg" in message
     pgids = [int(x.split()[-1]) for x in lines if x.startswith("[lava] pgid")]
     assert pgids and not group_alive(pgids[0])
     assert _psm() - before == set()
+
+
+def test_progress_reports_timesteps_done_and_total(tmp_path):
+    g = concat_graph()
+    save_artifact(tmp_path / "small.h5", g)
+    lines: list[str] = []
+    res = run_lava(tmp_path / "small.h5", np.zeros((3, 8, 8)), timeout=300, progress=lines.append)
+    steps = [x.split()[-1] for x in lines if x.startswith("[lava] step ")]
+    assert steps and steps[-1] == f"{res.meta['steps']}/{res.meta['steps']}"
 
 
 def test_netx_reference_networks_in_lava_with_stock_processes(reference, tmp_path):

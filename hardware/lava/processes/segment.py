@@ -60,6 +60,7 @@ class SegmentPlan:
     counted: tuple[str, ...]  # rows of the counts Var: computed nodes, then counted inputs
     last_use: dict  # value -> last step its frames are needed here
     fail_at: int = 0  # fault injection for the run-hygiene tests: raise at this step (0 = never)
+    name: str = "segment"
     energy_plan: object = None  # spikerain.energy.plan.EnergyPlan: energy counts of the counted values
     energy_slots: tuple = ()  # rows of the energy Var: (record, field)
 
@@ -122,6 +123,18 @@ class PySegmentModelBase(PyLoihiProcessModel):
         return self.memo[key][j]
 
     def run_spk(self) -> None:
+        try:
+            self._step()
+        except Exception:
+            # An exception here deadlocks Lava's run() without a word (lava-nc#231): print it for the parent.
+            import sys
+            import traceback
+
+            print(f"[lava] process {self.plan.name} failed at step {self.time_step}:\n{traceback.format_exc()}",
+                  file=sys.stderr, flush=True)
+            raise
+
+    def _step(self) -> None:
         s = self.time_step
         plan = self.plan
         if s == plan.fail_at:
