@@ -45,6 +45,28 @@ def run_worker(module: str, spec: dict, timeout: float = 1800) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def run_per_network(module: str, spec: dict, nets=("vlifnet", "esdnet")) -> list[dict]:
+    """One fresh worker process per network; prints and returns each result row."""
+    rows = []
+    for net in nets:
+        row = run_worker(module, {"net": net, **spec})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def machine_line(m: dict) -> str:
+    return f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."
+
+
+def entry(worker, main) -> int:
+    """``python -m bench.X '<json spec>'`` runs one worker and prints its JSON row; otherwise ``main()``."""
+    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
+        print(json.dumps(worker(json.loads(sys.argv[1]))))
+        return 0
+    return main()
+
+
 def median_time(fn, repeats: int, warmup: int = 1) -> tuple[float, list[float]]:
     for _ in range(warmup):
         fn()

@@ -11,11 +11,18 @@ the same image, and their ratio; and the peak RSS of the process.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
-from bench.common import machine, median_time, peak_rss_mb, run_worker, write_results
+from bench.common import (
+    entry,
+    machine,
+    machine_line,
+    median_time,
+    peak_rss_mb,
+    run_per_network,
+    write_results,
+)
 
 
 def worker(spec: dict) -> dict:
@@ -47,11 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="dim 16 at 128x128")
     args = ap.parse_args(argv)
     dim, size = (16, 128) if args.quick else (48, 256)
-    rows = []
-    for net in ("vlifnet", "esdnet"):
-        row = run_worker("bench.converter", {"net": net, "dim": dim, "size": size, "repeats": 3})
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    rows = run_per_network("bench.converter", {"dim": dim, "size": size, "repeats": 3})
     table = ["## Converter and fast simulator (`bench/converter.py`)", "",
              f"dim {dim}, random weights; conversion uses the shipped calibration set (8 crops of 64x64); the "
              f"fast simulator runs the quantized artifact on one {size}x{size} image, against the float PyTorch "
@@ -61,13 +64,10 @@ def main(argv=None) -> int:
         table.append(f"| {r['net']} | {r['convert_s']:.1f} s | {r['float_s']:.2f} s | {r['fastsim_s']:.2f} s | "
                      f"{r['ratio']:.2f}x | {r['peak_rss_mb']:.0f} MB |")
     m = machine()
-    table += ["", f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."]
+    table += ["", machine_line(m)]
     write_results("converter", {"machine": m, "rows": rows}, "\n".join(table))
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
-        print(json.dumps(worker(json.loads(sys.argv[1]))))
-    else:
-        sys.exit(main())
+    sys.exit(entry(worker, main))

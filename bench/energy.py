@@ -9,11 +9,18 @@ estimating pass (the same simulation with every frame counted), their ratio (aim
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
-from bench.common import machine, median_time, peak_rss_mb, run_worker, write_results
+from bench.common import (
+    entry,
+    machine,
+    machine_line,
+    median_time,
+    peak_rss_mb,
+    run_per_network,
+    write_results,
+)
 
 
 def worker(spec: dict) -> dict:
@@ -47,11 +54,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="dim 16 at 128x128")
     args = ap.parse_args(argv)
     dim, size = (16, 128) if args.quick else (48, 256)
-    rows = []
-    for net in ("vlifnet", "esdnet"):
-        row = run_worker("bench.energy", {"net": net, "dim": dim, "size": size, "repeats": 3})
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    rows = run_per_network("bench.energy", {"dim": dim, "size": size, "repeats": 3})
     table = ["## Energy estimation (`bench/energy.py`)", "",
              f"dim {dim}, random weights, one {size}x{size} image; median of 3. Plain: the fast simulator alone. "
              "Estimate: the same pass with every frame of every value counted (exact SOPs, events, spikes). "
@@ -62,13 +65,10 @@ def main(argv=None) -> int:
         table.append(f"| {r['net']} | {r['plain_s']:.2f} s | {r['estimate_s']:.2f} s | {r['ratio']:.2f}x | "
                      f"{r['price_s'] * 1000:.1f} ms | {r['peak_rss_mb']:.0f} MB |")
     m = machine()
-    table += ["", f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."]
+    table += ["", machine_line(m)]
     write_results("energy", {"machine": m, "rows": rows}, "\n".join(table))
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
-        print(json.dumps(worker(json.loads(sys.argv[1]))))
-    else:
-        sys.exit(main())
+    sys.exit(entry(worker, main))

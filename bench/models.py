@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from bench.common import machine, median_time, peak_rss_mb, run_worker, write_results
+from bench.common import entry, machine, machine_line, median_time, peak_rss_mb, run_worker, write_results
 
 
 def relu_variant(model):
@@ -78,13 +78,10 @@ def main(argv=None) -> int:
         table.append(f"| {r['net']} | {r['dim']} | {r['size']}x{r['size']} | {r['snn_s']:.2f} s | {r['relu_s']:.2f} s "
                      f"| {r['neuron_overhead']:.2f}x | {r['snn_peak_rss_mb']:.0f} MB |")
     m = machine()
-    table += ["", f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."]
+    table += ["", machine_line(m)]
     write_results("models", {"machine": m, "rows": rows}, "\n".join(table))
     return 0
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 2 and sys.argv[1].startswith("{"):
-        print(json.dumps(worker(json.loads(sys.argv[1]))))
-    else:
-        sys.exit(main())
+    sys.exit(entry(worker, main))

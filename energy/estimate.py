@@ -20,6 +20,7 @@ from spikerain.converter import ir
 from spikerain.energy.models import EnergyTables, price
 from spikerain.energy.plan import add_records
 from spikerain.errors import UsageError
+from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS
 
 log = logging.getLogger("spikerain")
 
@@ -27,7 +28,6 @@ log = logging.getLogger("spikerain")
 CLAIM_RATIO = 0.13
 #: "about 13 %": the claim holds under a model when the measured ratio is at most 0.13 + this
 CLAIM_TOLERANCE = 0.05
-LAVA_MAX_PIXELS = 32 * 32
 
 
 @dataclass
@@ -70,7 +70,7 @@ def run_network(net: Network, img: np.ndarray, source: str, tile: int = 256, tim
                          fix=f"use a multiple of {m}")
     H, W = img.shape[:2]
     work = pad_to_multiple(img, m)
-    if source == "lava" and work.shape[0] * work.shape[1] > LAVA_MAX_PIXELS:
+    if source == "lava" and work.shape[0] * work.shape[1] > LAVA_AUTO_MAX_PIXELS:
         raise UsageError(f"--source lava runs Lava's CPU simulator, which takes minutes even for 32x32; this image "
                          f"is {W}x{H}", fix="add --size 32 32 (or 16 16), or use --source fast (bit-identical)")
     out = None

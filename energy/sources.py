@@ -42,16 +42,11 @@ class GraphModule(nn.Module):
                                      for i, n in enumerate(graph.nodes)})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        remaining = {k: len(v) for k, v in self.graph.consumers().items()}
-        values: dict[str, torch.Tensor] = {}
-        for i, n in enumerate(self.graph.nodes):
-            args = [values[a] for a in n.inputs] if n.inputs else [x]
-            values[n.name] = self.layers[str(i)](*args)
-            for a in n.inputs:
-                remaining[a] -= 1
-                if remaining[a] == 0 and a not in self.graph.outputs:
-                    del values[a]
-        return {o: values[o] for o in self.graph.outputs}
+        from spikerain.hardware.fastsim.executor import execute
+
+        index = {n.name: str(i) for i, n in enumerate(self.graph.nodes)}
+        # the simulators' graph walker, calling each node through its submodule so that hooks fire
+        return execute(self.graph, x, lambda op: lambda node, *args: self.layers[index[node.name]](*args))
 
 
 def _frames(plan: EnergyPlan, name: str, value: torch.Tensor, acc: Accumulator) -> None:

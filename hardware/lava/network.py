@@ -17,7 +17,7 @@ import numpy as np
 from spikerain.converter import ir
 from spikerain.converter.ir.synapse import pair
 from spikerain.hardware.kernels.reference import reference_kernel
-from spikerain.hardware.lava.schedule import Schedule, acc_value, build_schedule
+from spikerain.hardware.lava.schedule import Schedule, build_schedule
 
 CONV_MODELS = ("vectorised", "stock")
 
@@ -268,5 +268,3 @@ def split_concat_counts(g: ir.Graph, s: Schedule, counts: dict[str, list[int]]) 
         out[name] = [int(sum(c)) for c in zip(*parts, strict=True)]
     return out
 
-
-__all__ = ["build_network", "run_network", "LavaNetwork", "LavaResult", "lava_conv_weight", "acc_value"]
