@@ -10,13 +10,7 @@ import time
 import numpy as np
 
 from spikerain.converter.quantize import QuantConfig, quantize
-from spikerain.errors import ToolchainError
-
-
-class QuantizationError(ToolchainError):
-    """``--strict`` and a layer clipped, wrapped or saturated on the calibration images."""
-
-    exit_code = 3
+from spikerain.errors import QuantizationError
 
 
 CALIB_SEED = 11

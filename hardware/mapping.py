@@ -28,21 +28,11 @@ import math
 from dataclasses import dataclass, field
 
 from spikerain.converter import ir
-from spikerain.errors import ToolchainError
+from spikerain.errors import MappingError
 from spikerain.hardware.constraints import CoreConstraints
 
 ROUTING_OPS = {"q_input", "q_output", "q_repeat_t", "q_patch_to_time", "q_time_to_patch", "q_concat"}
 SYNAPTIC_OPS = {"q_conv2d", "q_temporal_conv", "q_upsample2x"}
-
-
-class MappingError(ToolchainError):
-    """A layer does not fit a core."""
-
-    exit_code = 3
-
-    def __init__(self, layer: str, limit: str, needed, available, fix: str):
-        self.layer, self.limit, self.needed, self.available = layer, limit, needed, available
-        super().__init__(f"layer {layer} needs {needed} {limit} per core, a core has {available}", fix=fix)
 
 
 @dataclass(frozen=True)

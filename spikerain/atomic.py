@@ -1,6 +1,8 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
-A failed or interrupted write never leaves a partial file at the target path.
+A failed or interrupted write never leaves a partial file at the target path. A write that fails for a reason of
+the file system (read-only or missing folder, no space left, file too large) raises one
+:class:`~spikerain.errors.OutputError` naming the target.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from spikerain.errors import OutputError
+
 
 @contextmanager
 def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
@@ -19,9 +23,12 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     ``suffix`` defaults to the target's own, so writers that pick the format from the extension still work.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
-                               suffix=suffix if suffix is not None else target.suffix)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+                                   suffix=suffix if suffix is not None else target.suffix)
+    except OSError as e:
+        raise _output_error(target, e) from e
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -30,9 +37,20 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp_path, target)
-    except BaseException:
+    except BaseException as e:
         tmp_path.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise _output_error(target, e) from e
         raise
+
+
+def _output_error(target: Path, e: OSError) -> OutputError:
+    import errno
+
+    full = e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "errno = 28" in str(e)  # h5py words ENOSPC
+    reason = e.strerror or str(e)
+    return OutputError(f"cannot write {target}: {reason}",
+                       fix="free some disk space or write elsewhere" if full else "choose a writable output folder")
 
 
 def write_text(target: str | os.PathLike, text: str) -> None:

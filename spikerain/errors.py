@@ -1,7 +1,10 @@
 """Every error spikerain raises on purpose.
 
 All derive from :class:`ToolchainError`. Each carries the cause and the fix in its message, and the CLI turns
-it into one line on stderr and a distinct exit code (see :data:`EXIT_CODES`).
+it into one line on stderr and a distinct exit code (see :data:`EXIT_CODES`): subclasses share the code of their
+family (a :class:`CheckpointError` is an :class:`InputError`, exit 3). Two codes belong to no class: 70 for an
+unexpected exception (a bug: the CLI prints one line and, with ``-v``, the traceback) and 130 for an interrupt
+(Ctrl-C or SIGTERM).
 """
 
 from __future__ import annotations
@@ -71,6 +74,42 @@ class TrainingError(ToolchainError):
     exit_code = 5
 
 
+class LavaRunError(ToolchainError):
+    """The Lava child process failed, timed out or was interrupted; carries its stderr tail."""
+
+    exit_code = 6
+
+
+class OutputError(ToolchainError):
+    """An output path cannot be written: read-only or missing folder, no space left, a file in the way."""
+
+    exit_code = 7
+
+
+class QuantizationError(ToolchainError):
+    """``--strict`` and a layer clipped, wrapped or saturated on the calibration images."""
+
+    exit_code = 3
+
+
+class MappingError(ToolchainError):
+    """A layer does not fit a core."""
+
+    exit_code = 3
+
+    def __init__(self, layer: str, limit: str, needed, available, fix: str):
+        self.layer, self.limit, self.needed, self.available = layer, limit, needed, available
+        super().__init__(f"layer {layer} needs {needed} {limit} per core, a core has {available}", fix=fix)
+
+
+class NetxError(InputError):
+    """A netx file (or an IR graph to export) uses something the other side cannot express."""
+
+
+#: exit code of an unexpected exception (sysexits.h EX_SOFTWARE), and of an interrupt (128 + SIGINT)
+INTERNAL_ERROR_EXIT = 70
+INTERRUPTED_EXIT = 130
+
 EXIT_CODES = {
     "ok": 0,
     "verification mismatch": VerificationError.exit_code,
@@ -78,6 +117,10 @@ EXIT_CODES = {
     "input error": InputError.exit_code,
     "environment missing": EnvironmentMissingError.exit_code,
     "training diverged": TrainingError.exit_code,
+    "Lava run failed": LavaRunError.exit_code,
+    "output not writable": OutputError.exit_code,
+    "internal error (a bug)": INTERNAL_ERROR_EXIT,
+    "interrupted": INTERRUPTED_EXIT,
 }
 
 

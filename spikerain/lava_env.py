@@ -21,17 +21,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from spikerain.errors import EnvironmentMissingError, ToolchainError
+from spikerain.errors import EnvironmentMissingError, LavaRunError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAVA_VENV = REPO_ROOT / ".venv-lava"
 FIX_LAVA = "run `make .venv-lava` in the spikerain checkout (Python 3.10 with lava-nc 0.10.0)"
-
-
-class LavaRunError(ToolchainError):
-    """The Lava child process failed, timed out or was interrupted; carries its stderr tail."""
-
-    exit_code = 3
 
 
 def lava_in_process() -> bool:

@@ -25,16 +25,12 @@ from spikerain.atomic import atomic_path
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import InputError
+from spikerain.errors import InputError, NetxError
 
 #: netx layer types this importer reads; netx itself raises on pool/convT/unpool/average/concat
 LAYERS = ("input", "conv", "flatten", "dense")
 #: Lava's weightutils.SignMode values
 MIXED, EXCITATORY, INHIBITORY = 1, 2, 3
-
-
-class NetxError(InputError):
-    """A netx file (or an IR graph to export) uses something the other side cannot express."""
 
 
 def _text(ds) -> str:
