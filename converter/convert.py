@@ -12,7 +12,6 @@ import numpy as np
 from spikerain.converter.quantize import QuantConfig, quantize
 from spikerain.errors import QuantizationError
 
-
 CALIB_SEED = 11
 CALIB_COUNT = 8
 CALIB_SIZE = 64

@@ -4,9 +4,19 @@ Everything here needs torch; the deployment side (``spikerain.converter`` IR/art
 does not import it.
 """
 
-from spikerain.models.esdnet import ESDNet, ESDNetConfig
-from spikerain.models.neurons import LIF, NILIF, LIFParameters, NILIFParameters
-from spikerain.models.vlifnet import SDEM, SMU, VLIF, VLIFNet, VLIFNetConfig
+import importlib
+
+# Imported on first use, so that ``spikerain.models.registry`` (model names for the CLI) stays torch-free.
+_WHERE = {"ESDNet": "esdnet", "ESDNetConfig": "esdnet", "LIF": "neurons", "NILIF": "neurons",
+          "LIFParameters": "neurons", "NILIFParameters": "neurons", "SDEM": "vlifnet", "SMU": "vlifnet",
+          "VLIF": "vlifnet", "VLIFNet": "vlifnet", "VLIFNetConfig": "vlifnet"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"spikerain.models.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'spikerain.models' has no attribute {name!r}")
+
 
 __all__ = [
     "ESDNet",

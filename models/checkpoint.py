@@ -10,7 +10,10 @@ refused):
   "state_dict": ..., ...}``.
 
 When a file carries no config, the network is recognised from its keys and the width from
-``patch_embed.proj.weight``.
+``patch_embed.proj.weight``. A recorded config is checked against the model registry's limits
+(:data:`spikerain.models.registry.LIMITS`) and against the width of the stored weights before any network is
+built. Weights that are NaN or infinite are refused (a network with them outputs NaN everywhere). A safetensors
+file is recognised and refused with the command that converts it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torch import nn
 
 from spikerain.atomic import atomic_path
 from spikerain.errors import CheckpointError
-from spikerain.models.registry import build_from_config
+from spikerain.models.registry import build_from_config, check_config
 
 FORMAT = "spikerain-checkpoint"
 FORMAT_VERSION = 1
@@ -52,6 +55,13 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist or is not a file",
                               fix="pass the path of a .pt/.pth file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes)", fix="download or copy the file again")
+    if _is_safetensors(path):
+        raise CheckpointError(
+            f"checkpoint {path} is a safetensors file; spikerain reads PyTorch .pt/.pth checkpoints",
+            fix="convert it: python -c \"import sys, torch, safetensors.torch as s; "
+                "torch.save(s.load_file(sys.argv[1]), sys.argv[2])\" IN.safetensors OUT.pt")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -73,7 +83,23 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
                               fix="save model.state_dict(), or a dict with it under 'state_dict'")
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
+    bad = [(k, int((~torch.isfinite(v)).sum())) for k, v in sd.items() if v.is_floating_point()
+           and not bool(torch.isfinite(v).all())]
+    if bad:
+        more = f" (+{len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+        raise CheckpointError(f"checkpoint {path} has {bad[0][1]} NaN or infinite values in {bad[0][0]}{more}",
+                              fix="use a checkpoint saved before training diverged")
     return Checkpoint(state_dict=sd, config=config, payload=obj, path=str(path))
+
+
+def _is_safetensors(path: Path) -> bool:
+    """safetensors layout: an 8-byte little-endian header length, then a JSON header starting with '{'."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    n = int.from_bytes(head[:8], "little")
+    return 2 <= n <= path.stat().st_size - 8
 
 
 def infer_config(state_dict: dict[str, torch.Tensor]) -> dict:
@@ -81,6 +107,9 @@ def infer_config(state_dict: dict[str, torch.Tensor]) -> dict:
     w = state_dict.get("patch_embed.proj.weight")
     if w is None:
         raise CheckpointError("state dict has no 'patch_embed.proj.weight', so it is neither VLIF-Net nor ESDNet",
+                              fix="pass a VLIF-Net or ESDNet checkpoint")
+    if w.ndim != 4:
+        raise CheckpointError(f"'patch_embed.proj.weight' has shape {tuple(w.shape)}, not a conv kernel",
                               fix="pass a VLIF-Net or ESDNet checkpoint")
     dim = int(w.shape[0])
     if any(k.startswith("encoder_level1.initial_residual.") for k in state_dict):
@@ -119,18 +148,39 @@ def load_model(path: str | os.PathLike, *, model: str | None = None, dim: int | 
                refinement: bool | None = None) -> nn.Module:
     """Build the network a checkpoint was trained as and load its weights strictly; returns it in eval mode."""
     ckpt = read_checkpoint(path)
-    config = dict(ckpt.config) if ckpt.config else infer_config(ckpt.state_dict)
+    config = ckpt.config if ckpt.config is not None else infer_config(ckpt.state_dict)
+    config = _checked(config, f"checkpoint {path}: config")
     if model is not None and model.lower() != config["model"]:
         raise CheckpointError(f"checkpoint {path} holds a {config['model']}, not a {model}",
                               fix=f"use --model {config['model']} or another checkpoint")
     if dim is not None:
-        config["dim"] = dim
+        config = _checked({**config, "dim": dim}, "--dim")
     if refinement is not None and config["model"] == "vlifnet":
         config["refinement"] = refinement
-    net = build_from_config(config)
+    w = ckpt.state_dict.get("patch_embed.proj.weight")
+    if w is not None and w.ndim >= 1 and "dim" in config and int(w.shape[0]) != config["dim"]:
+        # Refused before building: a config can ask for any width, the weights say which one it is.
+        raise CheckpointError(f"checkpoint {path}: config dim {config['dim']} but the weights have width "
+                              f"{int(w.shape[0])}", fix=f"use dim {int(w.shape[0])} (or the right checkpoint)")
+    try:
+        net = build_from_config(config)
+    except (ValueError, TypeError, RuntimeError) as e:
+        raise CheckpointError(f"checkpoint {path}: config {config} cannot be built ({e})",
+                              fix="fix the config, or save a checkpoint with spikerain train") from e
     check_state_dict(net, ckpt.state_dict, str(path))
     net.load_state_dict(ckpt.state_dict, strict=True)
     return net.eval()
+
+
+def _checked(config, where: str) -> dict:
+    from spikerain.errors import ConfigError
+
+    try:
+        return check_config(config, where)
+    except ConfigError as e:
+        if where == "--dim":
+            raise  # the command line asked for it: a usage error
+        raise CheckpointError(str(e).split(". Fix: ")[0], fix=e.fix) from e
 
 
 def load_default_or(path: str | os.PathLike | None, model: str = "vlifnet", dim: int | None = None) -> nn.Module:
