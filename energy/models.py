@@ -42,8 +42,17 @@ def load_models(extra: str | Path | None = None) -> EnergyTables:
         except (OSError, ValueError) as e:
             raise InputError(f"cannot read energy table {p}: {e}",
                              fix="pass a JSON or TOML file with 'constants' and/or 'models' sections") from e
+        if not isinstance(user, dict):
+            raise InputError(f"energy table {p} holds a {type(user).__name__}, not sections",
+                             fix="write 'constants' and/or 'models' sections")
         for section in ("constants", "models"):
-            data[section].update(user.get(section, {}))
+            part = user.get(section, {})
+            bad = (None if isinstance(part, dict) else f"is a {type(part).__name__}") or next(
+                (f"entry {k!r} is a {type(v).__name__}" for k, v in part.items() if not isinstance(v, dict)), None)
+            if bad:
+                raise InputError(f"energy table {p}: section '{section}' {bad}, not a table of named entries",
+                                 fix=f"write one [{section}.NAME] table per entry (TOML; JSON alike)")
+            data[section].update(part)
     tables = EnergyTables(constants=data["constants"], models=data["models"])
     _check(tables, extra)
     return tables
@@ -54,12 +63,20 @@ def _check(t: EnergyTables, origin) -> None:
         if not isinstance(c, dict) or "value" not in c or not c.get("source"):
             raise InputError(f"energy constant {name!r} needs a value and a source ({origin or 'shipped table'})",
                              fix='write it as {"value": 4.6, "source": "paper, table"}')
+        v = c["value"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v < 0 or v == float("inf"):
+            raise InputError(f"energy constant {name!r} has value {v!r}, not a finite number >= 0 "
+                             f"({origin or 'shipped table'})", fix="give the value in the unit its name says")
     for name, m in t.models.items():
         if m.get("kind") not in ("paper", "loihi"):
             raise InputError(f"energy model {name!r} has kind {m.get('kind')!r}", fix="use kind 'paper' or 'loihi'")
         for key, allowed in PAPER_RULES.items():
             if m.get("kind") == "paper" and m.get(key) not in allowed:
                 raise InputError(f"energy model {name!r}: {key} must be one of {allowed}", fix="fix the table")
+        for key in ("mac_constant", "ac_constant"):
+            if key in m and m[key] not in t.constants:
+                raise InputError(f"energy model {name!r}: {key} {m[key]!r} names no constant",
+                                 fix=f"define it under constants, or use one of {', '.join(sorted(t.constants))}")
 
 
 def price(counts: dict, tables: EnergyTables, model: str, mapping=None) -> dict:

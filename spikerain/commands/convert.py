@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from spikerain.console import print_json
+from spikerain.models.registry import model_names
 
 HELP = "trace, fold, calibrate and quantize a network to Loihi fixed point; write the HDF5 artifact"
 EXAMPLE = "spikerain convert --model vlifnet -o model.h5"
@@ -14,7 +15,7 @@ log = logging.getLogger("spikerain")
 
 def add_arguments(p) -> None:
     p.add_argument("-o", "--output", default="model.h5", help="artifact to write (atomically)")
-    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--checkpoint", help="default: the shipped checkpoint for --model")
     p.add_argument("--calib", help="folder of calibration images (default: the shipped calibration set)")
     p.add_argument("--calib-size", type=int, default=64, help="calibration crop side (multiple of 8)")
@@ -25,6 +26,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.converter.artifact import save_artifact
     from spikerain.converter.convert import convert_model, default_calibration_images, load_calibration_dir
     from spikerain.converter.quantize import QuantConfig
@@ -32,7 +34,19 @@ def run(args) -> int:
     from spikerain.models.checkpoint import load_default_or
 
     if args.calib_size % 8 or args.calib_size < 16:
-        raise UsageError("--calib-size must be a multiple of 8, at least 16")
+        raise UsageError(f"--calib-size {args.calib_size}: it must be a multiple of 8, at least 16",
+                         fix="e.g. --calib-size 64")
+    checks.output_file(args.output, "-o", checks.HDF5_SUFFIXES)
+    if args.onnx:
+        checks.output_file(args.onnx, "--onnx", (".onnx",))
+    checks.distinct_outputs(("-o", args.output), ("--onnx", args.onnx))
+    if args.checkpoint:
+        checks.input_file(args.checkpoint, "--checkpoint")
+    if args.calib:
+        checks.input_dir(args.calib, "--calib")
+    if not 0 < args.headroom <= 64:
+        raise UsageError(f"--headroom {args.headroom}: it must be in (0, 64]", fix="e.g. --headroom 1.25")
+    checks.positive(args.payload_bits, "--payload-bits", minimum=2, maximum=24)
     model = load_default_or(args.checkpoint, args.model)
     if args.calib:
         images, source = load_calibration_dir(args.calib, args.calib_size), str(args.calib)

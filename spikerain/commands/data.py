@@ -19,11 +19,14 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.errors import UsageError
     from spikerain.models.rain import SynthSpec, write_synthetic
 
     if args.size < 16 or args.n_train < 0 or args.n_test < 0:
-        raise UsageError("--size must be >= 16 and counts >= 0")
+        raise UsageError(f"--size {args.size}, --n-train {args.n_train}, --n-test {args.n_test}: the size must be "
+                         ">= 16 and the counts >= 0", fix="e.g. --size 128 --n-train 64 --n-test 24")
+    checks.output_dir(args.out_dir, "out_dir")
     spec = SynthSpec(preset=args.preset, n_train=args.n_train, n_test=args.n_test, size=args.size, seed=args.seed)
     with progress("synth", args.n_train + args.n_test,
                   enabled=progress_enabled(args.quiet > 0 or args.json)) as advance:

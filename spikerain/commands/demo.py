@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from spikerain.console import print_json, progress, progress_enabled
+from spikerain.models.registry import model_names
 
 HELP = "run the whole story on the shipped sample: derain, convert, simulate and verify in Lava, map, energy"
 EXAMPLE = "spikerain demo --out spikerain-demo"
@@ -32,11 +33,13 @@ log = logging.getLogger("spikerain")
 def add_arguments(p) -> None:
     p.add_argument("--input", help="rainy image (default: the shipped sample, whose clean original is known)")
     p.add_argument("--target", help="clean original of --input, if known")
-    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--checkpoint", help="default: the shipped checkpoint for --model")
-    p.add_argument("--out", default="spikerain-demo", help="output folder")
+    p.add_argument("-o", "--output", "--out", dest="out", default="spikerain-demo", metavar="DIR",
+                   help="output folder")
     p.add_argument("--fast", action="store_true", help="skip the Lava CPU simulation (about a minute)")
-    p.add_argument("--crop", type=int, default=LAVA_CROP, help="side of the crop run in Lava (default 16)")
+    p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), default=(LAVA_CROP, LAVA_CROP),
+                   help="the centred crop run in Lava (default 16 16)")
 
 
 def _say(i: int, text: str, *args) -> None:
@@ -44,12 +47,17 @@ def _say(i: int, text: str, *args) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.atomic import write_text
     from spikerain.imageio import read_image
     from spikerain.models.samples import sample_pair
     from spikerain.report import write_html_report
 
-    out = Path(args.out)
+    out = checks.output_dir(args.out, "-o")
+    checks.size_pair(args.crop, "--crop")
+    for flag, path in (("--input", args.input), ("--target", args.target), ("--checkpoint", args.checkpoint)):
+        if path is not None:
+            checks.input_file(path, flag)
     t_start = time.perf_counter()
     if args.input is None:
         rainy_path, target_path = sample_pair()
@@ -89,6 +97,14 @@ def run(args) -> int:
         print_json(report)
     else:
         print(_summary(report, out))
+    lava = next(s for s in steps if s["name"] == "verify in Lava")
+    if lava["status"] == "mismatch":  # the report is written (it shows where); the exit code says it failed
+        from spikerain.errors import VerificationError
+
+        f = lava["result"].get("first_mismatch") or {}
+        raise VerificationError(f"Lava and the fast simulator differ on the demo's crop (first at layer "
+                                f"{f.get('layer')}, timestep {f.get('timestep')}); see {out / 'report.html'}",
+                                fix="report it with the artifact; run spikerain verify -v for the Lava log")
     return 0
 
 
@@ -153,7 +169,7 @@ def _simulate(args, qgraph, rainy, clean, out, steps, bars):
     from spikerain.models.metrics import all_metrics
     from spikerain.models.tiling import pad_to_multiple
 
-    _say(3, "run the artifact: whole image in the fast simulator, a %dx%d crop in Lava", args.crop, args.crop)
+    _say(3, "run the artifact: whole image in the fast simulator, a %dx%d crop in Lava", *args.crop)
     t0 = time.perf_counter()
     H, W = rainy.shape[:2]
     work = pad_to_multiple(rainy, size_multiple(qgraph))
@@ -188,7 +204,7 @@ def _verify_in_lava(args, qgraph, work, out, bars) -> dict:
         log.warning("      Lava: not available (%s)", info.get("error"))
         return {"name": "verify in Lava", "status": "unavailable",
                 "what": f"no working Lava interpreter ({info.get('error')}); run `make .venv-lava`"}
-    size = min(args.crop, *work.shape[:2])
+    size = (min(args.crop[0], work.shape[0]), min(args.crop[1], work.shape[1]))
     t0 = time.perf_counter()
     with progress("Lava", 1, enabled=bars) as advance:
         r = verify_crop(str(out / "model.h5"), qgraph, center_crop(work, size), timeout=1800,
@@ -196,7 +212,7 @@ def _verify_in_lava(args, qgraph, work, out, bars) -> dict:
     log.info("      Lava (%d processes, %d steps, %.0f s): %s", r["lava_processes"], r["lava_steps"],
              r["lava_wall_seconds"], "bit-exact" if r["bit_exact"] else "MISMATCH")
     status = "ok" if r["bit_exact"] else "mismatch"
-    what = (f"{size}x{size} crop, {r['lava_processes']} Lava processes, {r['lava_steps']} steps: "
+    what = (f"{size[0]}x{size[1]} crop, {r['lava_processes']} Lava processes, {r['lava_steps']} steps: "
             f"{'bit-exact' if r['bit_exact'] else 'MISMATCH'}")
     return {"name": "verify in Lava", "status": status, "what": what, "seconds": round(time.perf_counter() - t0, 3),
             "backend": "lava", "backend_reason": "Loihi2SimCfg(select_tag='fixed_pt') on a crop: Lava's CPU "

@@ -6,6 +6,7 @@ import logging
 import time
 
 from spikerain.console import print_json, progress, progress_enabled
+from spikerain.models.registry import model_names
 
 HELP = "derain an image with VLIF-Net or ESDNet (float PyTorch, 80x80 tiles)"
 EXAMPLE = "spikerain derain rainy.png clean.png --model vlifnet"
@@ -15,12 +16,27 @@ log = logging.getLogger("spikerain")
 
 def add_arguments(p) -> None:
     p.add_argument("input", nargs="?", help="rainy image (default: the shipped sample)")
-    p.add_argument("output", nargs="?", default="derained.png", help="where to write the result")
-    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("output", nargs="?", help="where to write the result (default derained.png)")
+    p.add_argument("-o", "--output", dest="output_opt", metavar="OUTPUT", help="the same as the OUTPUT argument")
+    p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--checkpoint", help="checkpoint (.pt/.pth); default: the shipped one for --model")
     p.add_argument("--dim", type=int, help="network width, for checkpoints that do not record it")
     p.add_argument("--target", help="clean reference image, to report PSNR/SSIM")
     p.add_argument("--no-tile", action="store_true", help="run the whole image in one forward pass")
+
+
+def _check(args) -> None:
+    """Everything the command was given, before the model is loaded."""
+    from spikerain import checks
+    from spikerain.errors import UsageError
+
+    if args.output and args.output_opt and args.output != args.output_opt:
+        raise UsageError(f"two outputs given ({args.output} and -o {args.output_opt})", fix="give one")
+    args.output = args.output_opt or args.output or "derained.png"
+    checks.output_file(args.output, "output", checks.IMAGE_SUFFIXES)
+    for flag, path in (("input", args.input), ("--target", args.target), ("--checkpoint", args.checkpoint)):
+        if path is not None:
+            checks.input_file(path, flag)
 
 
 def run(args) -> int:
@@ -32,6 +48,7 @@ def run(args) -> int:
     from spikerain.models.samples import sample_pair
     from spikerain.models.tiling import restore
 
+    _check(args)
     target = None
     if args.input is None:
         args.input, default_target = sample_pair()

@@ -6,16 +6,19 @@ import logging
 from pathlib import Path
 
 from spikerain.console import print_json
+from spikerain.models.registry import model_names
 
 HELP = "estimate energy per image (VLIF-Net vs ESDNet) under cited energy models and check the 13% claim"
 EXAMPLE = "spikerain energy --images rainy.png -o energy-report --json"
 
 log = logging.getLogger("spikerain")
+#: the smallest side scored: the Y metrics crop 4 px from every border and SSIM slides a 7 px window
+MIN_SIDE = 16
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
-    p.add_argument("--baseline", default="esdnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("--model", default="vlifnet", choices=model_names())
+    p.add_argument("--baseline", default="esdnet", choices=model_names())
     p.add_argument("--images", help="an image, or a dataset folder (default: the shipped sample pair)")
     p.add_argument("--checkpoint", help="checkpoint of --model (default: shipped)")
     p.add_argument("--baseline-checkpoint", help="checkpoint of --baseline (default: shipped)")
@@ -26,7 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--limit", type=int, default=8, help="at most this many images from a folder")
     p.add_argument("--tile", type=int, default=256, help="tile side for large images")
     p.add_argument("--tables", help="extra or replacement energy constants/models (JSON or TOML)")
-    p.add_argument("-o", "--out", help="write energy.json, energy.md and the plots (PNG) here")
+    p.add_argument("-o", "--output", "--out", dest="out", metavar="DIR",
+                   help="write energy.json, energy.md and the plots (PNG) into this folder")
 
 
 def load_images(arg: str | None, size, limit: int) -> list:
@@ -64,8 +68,26 @@ def run(args) -> int:
 
     if args.model == args.baseline:
         raise UsageError("--model and --baseline are the same network", fix="compare two different networks")
+    from spikerain import checks
+
+    checks.size_pair(args.size, "--size", minimum=MIN_SIDE)
+    checks.positive(args.limit, "--limit", minimum=1)
+    checks.positive(args.tile, "--tile", minimum=8)
+    for flag, path in (("--checkpoint", args.checkpoint), ("--baseline-checkpoint", args.baseline_checkpoint),
+                       ("--tables", args.tables)):
+        if path is not None:
+            checks.input_file(path, flag)
+    if args.images is not None and not Path(args.images).is_dir():
+        checks.input_file(args.images, "--images")
+    if args.out:
+        checks.output_dir(args.out, "-o")
     tables = load_models(args.tables)
     images = load_images(args.images, args.size, args.limit)
+    small = [(n, r.shape[:2]) for n, r, _ in images if min(r.shape[:2]) < MIN_SIDE]
+    if small:
+        raise UsageError(f"image {small[0][0]} is {small[0][1][0]}x{small[0][1][1]}: energy scores images of at least "
+                         f"{MIN_SIDE}x{MIN_SIDE} (the Y metrics crop 4 px per border, SSIM needs a 7 px window)",
+                         fix=f"use larger images or --size {MIN_SIDE} {MIN_SIDE}")
     with workdir() as tmp:
         wd = Path(tmp) if args.source == "lava" else None
         log.info("converting %s and %s", args.model, args.baseline)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from spikerain.console import print_json, progress, progress_enabled
+from spikerain.models.registry import model_names
 
 HELP = "evaluate a checkpoint: per-image Y/RGB PSNR and SSIM of input and output against the target"
 EXAMPLE = "spikerain eval --model vlifnet --data data/synth --json"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--checkpoint", help="default: the shipped checkpoint for --model")
     p.add_argument("--dim", type=int)
     p.add_argument("--data", help="dataset root (its test/ split is used when present)")
@@ -21,11 +22,18 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.errors import UsageError
     from spikerain.models.checkpoint import load_default_or
     from spikerain.models.data import discover, load_pairs, pair_folders
     from spikerain.models.evaluate import evaluate
 
+    checks.positive(args.limit, "--limit", minimum=0)
+    if args.checkpoint:
+        checks.input_file(args.checkpoint, "--checkpoint")
+    for flag, path in (("--data", args.data), ("--input-dir", args.input_dir), ("--target-dir", args.target_dir)):
+        if path is not None:
+            checks.input_dir(path, flag)
     if args.input_dir or args.target_dir:
         if not (args.input_dir and args.target_dir):
             raise UsageError("--input-dir and --target-dir go together")

@@ -16,9 +16,12 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.interchange.netx_io import export_netx
 
+    checks.output_file(args.output, "-o", (".net", *checks.HDF5_SUFFIXES))
+    checks.distinct_outputs(("artifact", args.artifact), ("-o", args.output))
     g = load_artifact(args.artifact)
     export_netx(g, args.output)
     if args.json:

@@ -19,11 +19,25 @@ def add_arguments(p) -> None:
     p.add_argument("--spike-exp", type=int, default=6, help="SDNN spike exponent (netx default 6)")
 
 
+def _check(args) -> None:
+    from spikerain import checks
+
+    checks.input_file(args.netx, "netx")
+    checks.output_file(args.output, "-o", checks.HDF5_SUFFIXES)
+    checks.distinct_outputs(("netx", args.netx), ("-o", args.output))
+    checks.positive(args.steps, "--steps", minimum=1, maximum=1 << 20)
+    checks.positive(args.input_frac, "--input-frac", minimum=0, maximum=24)
+    checks.positive(args.reset_interval, "--reset-interval", minimum=0)
+    checks.positive(args.reset_offset, "--reset-offset", minimum=0)
+    checks.positive(args.spike_exp, "--spike-exp", minimum=0, maximum=24)
+
+
 def run(args) -> int:
     from spikerain.converter import ir
     from spikerain.converter.artifact import save_artifact
     from spikerain.converter.interchange.netx_io import import_netx
 
+    _check(args)
     g = import_netx(args.netx, steps=args.steps, input_frac=args.input_frac, reset_interval=args.reset_interval,
                     reset_offset=args.reset_offset, spike_exp=args.spike_exp)
     digest = save_artifact(args.output, g)

@@ -14,9 +14,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import format_table
 
+    checks.positive(args.limit, "--limit", minimum=0)
     g = load_artifact(args.artifact)
     layers = g.meta.get("quantization_layers", {})
     if args.json:

@@ -28,8 +28,10 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     import numpy as np
 
+    from spikerain import checks
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import infer_shapes, size_multiple
+    from spikerain.errors import UsageError
     from spikerain.hardware.backend import run_lava, select_backend
     from spikerain.hardware.fastsim.activity import write_activity
     from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
@@ -37,6 +39,14 @@ def run(args) -> int:
     from spikerain.models.samples import sample_pair
     from spikerain.models.tiling import pad_to_multiple
 
+    # every path and number first: a bad --record must not cost a run, nor leave the image behind
+    checks.output_file(args.output, "-o", checks.IMAGE_SUFFIXES)
+    if args.record:
+        checks.output_file(args.record, "--record", checks.HDF5_SUFFIXES)
+    checks.distinct_outputs(("-o", args.output), ("--record", args.record), ("artifact", args.artifact))
+    checks.size_pair(args.crop, "--crop")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout}: it must be positive", fix="e.g. --timeout 600")
     g = load_artifact(args.artifact)
     path = args.input or sample_pair()[0]
     img = read_image(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from spikerain.console import print_json, progress, progress_enabled
+from spikerain.models.registry import model_names
 
 HELP = "train a network on paired rainy/clean images (AdamW, warm-up + cosine, 1 - SSIM loss)"
 EXAMPLE = "spikerain train --model vlifnet --data data/synth --out ckpt.pt --dim 16 --iters 2000 --batch 8"
@@ -13,9 +14,10 @@ log = logging.getLogger("spikerain")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
+    p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--data", required=True, help="dataset root (train/ and test/ are used when present)")
-    p.add_argument("--out", required=True, help="checkpoint to write (atomically, at every validation)")
+    p.add_argument("-o", "--output", "--out", dest="out", required=True, metavar="CKPT",
+                   help="checkpoint to write (atomically, at every validation)")
     p.add_argument("--dim", type=int, default=48)
     p.add_argument("--epochs", type=int, default=1000)
     p.add_argument("--iters", type=int, default=0, help="total iterations (overrides --epochs)")
@@ -30,12 +32,36 @@ def add_arguments(p) -> None:
     p.add_argument("--save-replicas", help="also save each rank's final weights as PATH.rankN.pt")
 
 
+def _check(args) -> None:
+    from spikerain import checks
+    from spikerain.models.registry import check_config
+
+    checks.input_dir(args.data, "--data")
+    checks.output_file(args.out, "-o", checks.CHECKPOINT_SUFFIXES)
+    if args.resume:
+        checks.input_file(args.out, "--resume: -o")
+    if args.save_replicas:
+        checks.output_file(args.save_replicas, "--save-replicas")
+    check_config({"model": args.model, "dim": args.dim}, "--dim")
+    checks.positive(args.epochs, "--epochs", minimum=1)
+    checks.positive(args.iters, "--iters", minimum=0)
+    checks.positive(args.batch, "--batch", minimum=1)
+    checks.size_pair((args.patch, args.patch), "--patch", minimum=16, multiple=8)
+    checks.positive(args.val_every, "--val-every", minimum=1)
+    checks.positive(args.val_max, "--val-max", minimum=0)
+    if not 0 < args.lr < 1:
+        from spikerain.errors import UsageError
+
+        raise UsageError(f"--lr {args.lr}: it must be in (0, 1)", fix="e.g. --lr 1e-3")
+
+
 def run(args) -> int:
     import torch
 
     from spikerain.models.data import discover, load_pairs
     from spikerain.models.train import TrainConfig, train
 
+    _check(args)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     train_pairs = load_pairs(discover(args.data, "train"))
     try:

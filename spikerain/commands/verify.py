@@ -25,6 +25,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from spikerain import checks
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import size_multiple
     from spikerain.errors import UsageError, VerificationError
@@ -32,9 +33,13 @@ def run(args) -> int:
     from spikerain.imageio import read_image
     from spikerain.models.samples import sample_pair
 
+    crops = [checks.size_pair(c, "--crop") for c in (args.crop or [(16, 16)])]
+    if args.at is not None and min(args.at) < 0:
+        raise UsageError(f"--at {args.at[0]} {args.at[1]}: a corner cannot be negative", fix="e.g. --at 0 0")
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout}: it must be positive", fix="e.g. --timeout 600")
     g = load_artifact(args.artifact)
     m = size_multiple(g)
-    crops = [tuple(c) for c in (args.crop or [(16, 16)])]
     bad = [c for c in crops if c[0] % m or c[1] % m]
     if bad:
         raise UsageError(f"crop sizes {bad} are not multiples of {m}, which this graph needs",
