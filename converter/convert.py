@@ -97,7 +97,8 @@ def convert_model(model, *, calib_images: list[np.ndarray] | None = None, cfg: Q
                                 f"images: {first}", fix="raise --headroom, or drop --strict to accept them")
     meta = dict(qgraph.meta)
     meta["calibration"] = report["calibration"]
-    meta["quantization_summary"] = report["summary"]
+    # the wall time stays in the report: in the artifact it would make two conversions of one model differ
+    meta["quantization_summary"] = {k: v for k, v in report["summary"].items() if k != "seconds"}
     meta["quantization_layers"] = report["layers"]
     from spikerain.converter import ir
 

@@ -7,6 +7,7 @@ in [0, 1]. Anything else gets one :class:`~spikerain.errors.ImageReadError` nami
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,9 @@ from spikerain.atomic import atomic_path
 from spikerain.errors import ImageReadError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+#: Largest image read, in pixels: Pillow's own decompression-bomb limit (about 89 M pixels, 1 GB as float RGB).
+#: Checked from the header, before any pixel is decoded, so a small file cannot claim gigabytes.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 
 
 def _to_float_rgb(img: Image.Image) -> np.ndarray:
@@ -47,11 +51,21 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if p.stat().st_size == 0:
         raise ImageReadError(p, "the file is empty (0 bytes)")
     try:
-        with Image.open(p) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below in one line instead
+            img = Image.open(p)
+        with img:
+            if img.width * img.height > MAX_PIXELS:
+                raise ImageReadError(p, f"{img.width}x{img.height} pixels is more than the {MAX_PIXELS} spikerain "
+                                        "reads (a decompression bomb, or an image far too large)",
+                                     fix="downscale or crop it first")
             img.load()
             if img.width == 0 or img.height == 0:
                 raise ImageReadError(p, f"the image has zero size ({img.width}x{img.height})")
             return _to_float_rgb(img)
+    except Image.DecompressionBombError as e:
+        raise ImageReadError(p, f"it claims more pixels than Pillow's decompression-bomb limit ({e})",
+                             fix="downscale or crop it first") from e
     except UnidentifiedImageError as e:
         raise ImageReadError(p, "not an image format Pillow can read") from e
     except (OSError, SyntaxError, ValueError) as e:

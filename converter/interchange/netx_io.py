@@ -25,7 +25,7 @@ from spikerain.atomic import atomic_path
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import InputError, NetxError
+from spikerain.errors import InputError, NetxError, UsageError
 
 #: netx layer types this importer reads; netx itself raises on pool/convT/unpool/average/concat
 LAYERS = ("input", "conv", "flatten", "dense")
@@ -116,15 +116,43 @@ def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac
     layer i's state before frames t with t % interval == (reset_offset + i) % interval, as netx's LIFReset and
     lava-dl's reset processes do."""
     p = Path(path)
+    if steps is not None and steps < 1:
+        raise UsageError(f"steps {steps}: a network runs at least one step", fix="pass --steps 1 or more")
     if not p.is_file() or not h5py.is_hdf5(p):
         raise InputError(f"{p} is not a netx HDF5 file", fix="pass a .net file written by lava-dl")
+    try:
+        return _import(p, steps, input_frac, reset_interval, reset_offset, spike_exp)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, OSError) as e:
+        # h5py and numpy name what is missing or malformed, not where: say it is this file's structure
+        detail = " ".join(str(e).split()) or type(e).__name__
+        raise NetxError(f"{p} is not a netx network spikerain can read ({type(e).__name__}: {detail})",
+                        fix="re-export the network with lava-dl") from e
+
+
+def _layer_keys(p: Path, layers) -> list[str]:
+    keys = list(layers.keys())
+    if not keys:
+        raise NetxError(f"{p}: the 'layer' group is empty", fix="export a network with at least an input layer")
+    bad = [k for k in keys if not k.isdigit()]
+    if bad:
+        raise NetxError(f"{p}: layer key {bad[0]!r} is not a layer number", fix="netx numbers its layers 0, 1, ...")
+    keys.sort(key=int)
+    for k in keys:
+        if not isinstance(layers[k], h5py.Group) or "type" not in layers[k]:
+            raise NetxError(f"{p}: layer {k} has no 'type'", fix="re-export the network with lava-dl")
+    return keys
+
+
+def _import(p: Path, steps, input_frac, reset_interval, reset_offset, spike_exp) -> ir.Graph:
     with h5py.File(p, "r") as f:
-        if "layer" not in f:
+        if "layer" not in f or not isinstance(f["layer"], h5py.Group):
             raise InputError(f"{p} has no 'layer' group, so it is not a netx network", fix="pass a lava-dl .net file")
         layers = f["layer"]
-        keys = sorted(layers.keys(), key=int)
+        keys = _layer_keys(p, layers)
         if steps is None:
             steps = int(f["simulation/tSample"][()]) if "simulation/tSample" in f else 16
+            if steps < 1:
+                raise NetxError(f"{p}: simulation/tSample is {steps}", fix="pass --steps 1 or more")
         nodes: list[ir.Node] = []
         first = layers[keys[0]]
         if _text(first["type"]) != "input":
@@ -153,6 +181,8 @@ def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac
                 continue  # a dense synapse flattens its input in C, H, W order, as netx connects it
             if "neuron" not in g:
                 raise NetxError(f"netx layer {key} ({kind}) has no neuron group", fix="export it with a neuron")
+            if "weight" not in g:
+                raise NetxError(f"netx layer {key} ({kind}) has no 'weight'", fix="re-export the network with lava-dl")
             bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
             syn = f"layer{key}.synapse"
             if kind == "conv":
