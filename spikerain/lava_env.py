@@ -6,7 +6,9 @@ Lava interpreter as a child process, exchanging files.
 
 Child-process hygiene (``shared/spec/loihi_lava.md`` §8): the child starts in its own session (process group);
 on timeout, error or Ctrl-C the whole group gets SIGTERM (which lets Lava's resource tracker unlink its
-``/dev/shm`` segments), then SIGKILL as a last resort.
+``/dev/shm`` segments), then SIGKILL as a last resort. If the parent itself is killed outright (SIGKILL), the
+child gets SIGTERM from the kernel (Linux ``PR_SET_PDEATHSIG``) and a watchdog process
+(:mod:`spikerain.watchdog`) ends the rest of the group the same way.
 """
 
 from __future__ import annotations
@@ -103,6 +105,41 @@ def actor_traceback(lines: list[str], limit: int = 25) -> str:
     return "\n".join(lines[starts[-1]:][:limit])
 
 
+def _die_with_parent(parent: int):
+    """A ``preexec_fn`` asking Linux to send the child SIGTERM when this process dies (prctl PR_SET_PDEATHSIG);
+    None elsewhere. Runs in the forked child before exec; the setting survives the exec."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arm() -> None:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+
+    return arm
+
+
+def _start_watchdog(pgid: int):
+    """The watchdog of ``pgid`` (:mod:`spikerain.watchdog`), in its own session; None if it cannot start."""
+    try:
+        return subprocess.Popen([sys.executable, "-m", "spikerain.watchdog", str(os.getpid()), str(pgid)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    except OSError:
+        return None
+
+
+def _stop(proc) -> None:
+    if proc is None:
+        return
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
 def run_lava_module(module: str, args: list[str], *, timeout: float = 600.0, python: Path | None = None,
                     stream_stderr=None) -> ChildResult:
     """Run ``python -m module *args`` in the Lava interpreter, in its own session, with a timeout.
@@ -116,8 +153,10 @@ def run_lava_module(module: str, args: list[str], *, timeout: float = 600.0, pyt
     env.pop("PYTHONPATH", None)
     start = time.monotonic()
     proc = subprocess.Popen([str(py), "-m", module, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, text=True, start_new_session=True, env=env)
+                            stdin=subprocess.DEVNULL, text=True, start_new_session=True, env=env,
+                            preexec_fn=_die_with_parent(os.getpid()))
     pgid = proc.pid
+    watchdog = _start_watchdog(pgid)
     err_lines: list[str] = []
     out_chunks: list[str] = []
 
@@ -149,6 +188,7 @@ def run_lava_module(module: str, args: list[str], *, timeout: float = 600.0, pyt
     finally:
         # Lava's resource tracker and runtime services live in the same group: end them too.
         _kill_group(pgid, grace=2.0)
+        _stop(watchdog)
         for t in readers:
             t.join(timeout=5)
     out = "".join(out_chunks)

@@ -55,7 +55,29 @@ def build_and_run(num_steps: int = NUM_STEPS) -> np.ndarray:
             lif.stop()
 
 
+def hold() -> None:
+    """Start the network running continuously and wait to be killed: the parent-death test needs a Lava run that
+    is under way (processes up, shared memory mapped) when its parent dies."""
+    import os
+    import time
+
+    from lava.magma.core.run_conditions import RunContinuous
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.lif.process import LIF
+
+    src = Source(data=np.ones(SHAPE + (NUM_STEPS,), dtype=np.int32))
+    lif = LIF(shape=SHAPE, du=4095, dv=0, vth=VTH, bias_mant=0, bias_exp=0)
+    src.s_out.connect(lif.a_in)
+    lif.run(condition=RunContinuous(), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    print(f"[lava] running, pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
+    time.sleep(3600)
+
+
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["hold"]:
+        hold()
+        return 0
     raster = build_and_run()
     result = {"shape": list(SHAPE), "num_steps": NUM_STEPS, "spikes": raster.tolist()}
     with open(argv[0], "w", encoding="utf-8") as f:
