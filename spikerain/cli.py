@@ -27,8 +27,8 @@ log = logging.getLogger("spikerain")
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse exits 2 on usage errors, which matches UsageError
-        self.print_usage(sys.stderr)
-        self.exit(UsageError.exit_code, f"spikerain: error: {message}\n")
+        # one line, like every other error: the cause, and where the usage is
+        self.exit(UsageError.exit_code, f"{self.prog}: error: {message}. Fix: see `{self.prog} --help`\n")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
