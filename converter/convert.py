@@ -53,11 +53,10 @@ def load_calibration_dir(folder, size: int = CALIB_SIZE, limit: int = 16) -> lis
     if small:
         raise DatasetError(f"calibration image {small[0][0]} is {small[0][1][0]}x{small[0][1][1]}, smaller than the "
                            "16x16 a calibration crop needs", fix="use larger calibration images")
-    # one crop size for all (the calibration batch is one tensor): the largest multiple of 8 every image holds
-    s = min([size] + [min(H - H % 8, W - W % 8) for _, img in images for H, W in [img.shape[:2]]])
     out = []
     for _, img in images:
         H, W = img.shape[:2]
+        s = min(size, H - H % 8, W - W % 8)
         y, x = (H - s) // 2, (W - s) // 2
         out.append(img[y:y + s, x:x + s])
     return out
