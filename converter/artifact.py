@@ -24,7 +24,7 @@ import h5py
 import numpy as np
 
 from spikerain._version import __version__
-from spikerain.atomic import atomic_path
+from spikerain.atomic import atomic_hdf5
 from spikerain.converter import ir
 from spikerain.errors import ArtifactError, UnsupportedOpError
 
@@ -75,27 +75,26 @@ def save_artifact(path: str | os.PathLike, graph: ir.Graph, meta: dict | None = 
     ir.validate(graph)
     meta = dict(graph.meta if meta is None else meta)
     digest = checksum(graph, meta)
-    with atomic_path(path, suffix=".tmp") as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            f.attrs["spikerain_version"] = __version__
-            f.attrs["checksum"] = digest
-            f.create_group("meta").attrs["json"] = json.dumps(meta, default=_jsonable)
-            gg = f.create_group("graph")
-            gg.attrs["outputs"] = json.dumps(list(graph.outputs))
-            gg.attrs["input_shape"] = json.dumps(list(graph.input_shape))
-            gg.attrs["n_nodes"] = len(graph.nodes)
-            nodes = gg.create_group("nodes")
-            for i, n in enumerate(graph.nodes):
-                ng = nodes.create_group(f"{i:05d}")
-                ng.attrs["name"] = n.name
-                ng.attrs["op"] = n.op
-                ng.attrs["placement"] = n.placement
-                ng.attrs["inputs"] = json.dumps(list(n.inputs))
-                ng.attrs["params"] = json.dumps({k: _jsonable(v) for k, v in n.params().items()})
-                for k, a in n.arrays().items():
-                    ng.create_dataset(k, data=a)
+    with atomic_hdf5(path) as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["schema_version"] = SCHEMA_VERSION
+        f.attrs["spikerain_version"] = __version__
+        f.attrs["checksum"] = digest
+        f.create_group("meta").attrs["json"] = json.dumps(meta, default=_jsonable)
+        gg = f.create_group("graph")
+        gg.attrs["outputs"] = json.dumps(list(graph.outputs))
+        gg.attrs["input_shape"] = json.dumps(list(graph.input_shape))
+        gg.attrs["n_nodes"] = len(graph.nodes)
+        nodes = gg.create_group("nodes")
+        for i, n in enumerate(graph.nodes):
+            ng = nodes.create_group(f"{i:05d}")
+            ng.attrs["name"] = n.name
+            ng.attrs["op"] = n.op
+            ng.attrs["placement"] = n.placement
+            ng.attrs["inputs"] = json.dumps(list(n.inputs))
+            ng.attrs["params"] = json.dumps({k: _jsonable(v) for k, v in n.params().items()})
+            for k, a in n.arrays().items():
+                ng.create_dataset(k, data=a)
     return digest
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -62,8 +63,16 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
             f"checkpoint {path} is a safetensors file; spikerain reads PyTorch .pt/.pth checkpoints",
             fix="convert it: python -c \"import sys, torch, safetensors.torch as s; "
                 "torch.save(s.load_file(sys.argv[1]), sys.argv[2])\" IN.safetensors OUT.pt")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not (head.startswith(b"PK") or head.startswith(b"\x80")):  # neither torch's zip nor a pickle
+        kind = next((name for magic, name in _FOREIGN if head.startswith(magic)), "corrupt, or another format")
+        raise CheckpointError(f"checkpoint {path} is not a PyTorch checkpoint ({kind})",
+                              fix="pass a .pt/.pth file saved with torch.save")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols on stderr; refused below instead
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"checkpoint {path} needs code execution to load (it pickles Python objects, not only tensors); "
@@ -90,6 +99,10 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path} has {bad[0][1]} NaN or infinite values in {bad[0][0]}{more}",
                               fix="use a checkpoint saved before training diverged")
     return Checkpoint(state_dict=sd, config=config, payload=obj, path=str(path))
+
+
+_FOREIGN = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+            (b"\x89HDF", "an HDF5 file, e.g. an artifact"), (b"{", "a JSON file"), (b"\x08", "possibly an ONNX model"))
 
 
 def _is_safetensors(path: Path) -> bool:

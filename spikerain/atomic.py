@@ -53,6 +53,26 @@ def _output_error(target: Path, e: OSError) -> OutputError:
                        fix="free some disk space or write elsewhere" if full else "choose a writable output folder")
 
 
+@contextmanager
+def atomic_hdf5(target: str | os.PathLike):
+    """Yield a writable ``h5py.File`` that lands at ``target`` atomically once the block succeeds.
+
+    The file is assembled in memory and written with plain file I/O: HDF5 reports a write that fails half-way (a
+    full disk) as a RuntimeError from deep in its metadata cache, and can crash at interpreter exit over the file
+    it could not flush; a plain write fails with one OSError, which :func:`atomic_path` reports. Artifacts are a
+    few MB, so the copy in memory costs nothing that matters.
+    """
+    import io
+
+    import h5py
+
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        yield f
+    with atomic_path(target, suffix=".tmp") as tmp:
+        tmp.write_bytes(buf.getvalue())
+
+
 def write_text(target: str | os.PathLike, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

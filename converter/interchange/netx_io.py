@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from spikerain.atomic import atomic_path
+from spikerain.atomic import atomic_hdf5
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
@@ -288,7 +288,7 @@ def export_netx(graph: ir.Graph, path: str | os.PathLike) -> None:
         raise NetxError("a netx export starts with the input and its repetition over steps",
                         fix="export a graph imported from netx or built the same way")
     C, H, W = graph.input_shape[1:]
-    with atomic_path(path, suffix=".tmp") as tmp, h5py.File(tmp, "w") as f:
+    with atomic_hdf5(path) as f:
         f["simulation/Ts"], f["simulation/tSample"] = 1, int(nodes[1].T)
         layers = f.create_group("layer")
         g0 = layers.create_group("0")

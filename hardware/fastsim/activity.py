@@ -10,14 +10,14 @@ import json
 import h5py
 import numpy as np
 
-from spikerain.atomic import atomic_path
+from spikerain.atomic import atomic_hdf5
 
 FORMAT = "spikerain-activity"
 VERSION = 1
 
 
 def write_activity(path, graph, activity, stats: dict | None = None) -> None:
-    with atomic_path(path, suffix=".tmp") as tmp, h5py.File(tmp, "w") as f:
+    with atomic_hdf5(path) as f:
         f.attrs["format"] = FORMAT
         f.attrs["version"] = VERSION
         for i, n in enumerate(graph.nodes):

@@ -58,6 +58,10 @@ def run(args) -> int:
     for flag, path in (("--input", args.input), ("--target", args.target), ("--checkpoint", args.checkpoint)):
         if path is not None:
             checks.input_file(path, flag)
+    if args.checkpoint:  # an unsafe or broken file is refused before step 1
+        from spikerain.models.checkpoint import read_checkpoint
+
+        read_checkpoint(args.checkpoint)
     t_start = time.perf_counter()
     if args.input is None:
         rainy_path, target_path = sample_pair()

@@ -81,6 +81,12 @@ def run(args) -> int:
         checks.input_file(args.images, "--images")
     if args.out:
         checks.output_dir(args.out, "-o")
+    if args.checkpoint or args.baseline_checkpoint:  # an unsafe or broken file is refused before any conversion
+        from spikerain.models.checkpoint import read_checkpoint
+
+        for path in (args.checkpoint, args.baseline_checkpoint):
+            if path:
+                read_checkpoint(path)
     tables = load_models(args.tables)
     images = load_images(args.images, args.size, args.limit)
     small = [(n, r.shape[:2]) for n, r, _ in images if min(r.shape[:2]) < MIN_SIDE]
