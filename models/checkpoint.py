@@ -66,7 +66,8 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if not (head.startswith(b"PK") or head.startswith(b"\x80")):  # neither torch's zip nor a pickle
-        kind = next((name for magic, name in _FOREIGN if head.startswith(magic)), "corrupt, or another format")
+        kind = next((name for magic, name in _FOREIGN if head.startswith(magic)),
+                    "corrupt or truncated, or another format")
         raise CheckpointError(f"checkpoint {path} is not a PyTorch checkpoint ({kind})",
                               fix="pass a .pt/.pth file saved with torch.save")
     try:
