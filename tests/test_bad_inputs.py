@@ -196,6 +196,15 @@ def f(tmp_path_factory) -> Files:
     p["art_node"] = _copy_and_edit(p["art"], d / "node.h5", lambda h: h["graph/nodes"].__delitem__("00002"))
     p["art_noformat"] = p["netx"]  # HDF5, but not an artifact
 
+    # a foreign format everywhere: an ONNX model
+    import onnx
+    from onnx import TensorProto, helper
+
+    x, y = (helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in "xy")
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y]))
+    onnx.save(model, d / "model.onnx")
+    p["onnx"] = d / "model.onnx"
+
     # energy tables
     for name, text in {"t_list.toml": "constants = [1, 2]\n", "t_pairs.json": '{"constants": [["a", 1]]}',
                        "t_entry.json": '{"constants": {"X": 5}}', "t_bad.json": "{not json",
@@ -276,6 +285,12 @@ CASES = [
     C("simulate {art} --backend quantum", USAGE, "invalid choice"),
     C("map {art} --target loihi3", USAGE, "invalid choice"),
     C("demo --model resnet", USAGE, "invalid choice"),
+    # wrong modes
+    C("data fetch {out}/d", USAGE, "invalid choice"),
+    C("verify {art} --conv-model bogus", USAGE, "invalid choice"),
+    C("eval --data {dir} --side-by-side up", USAGE, "invalid choice"),
+    C("simulate {art} --input {img} --backend loihi2 -o {out}/s.png", EXIT_CODES["environment missing"],
+      "lava-loihi", "s.png"),
     # derain: images
     C("derain {out}/missing.png {out}/o.png", INPUT, "does not exist", "o.png"),
     C("derain {dir} {out}/o.png", INPUT, "is a folder", "o.png"),
@@ -284,6 +299,7 @@ CASES = [
     C("derain {text_png} {out}/o.png --checkpoint {ckpt}", INPUT, "not an image format", "o.png"),
     C("derain {bomb} {out}/o.png --checkpoint {ckpt}", INPUT, "decompression bomb", "o.png"),
     C("derain {img} {out}/o.png --checkpoint {ckpt} --target {out}/nope.png", INPUT, "does not exist", "o.png"),
+    C("derain {onnx} {out}/o.png --checkpoint {ckpt}", INPUT, "not an image format", "o.png"),
     # derain: outputs
     C("derain {img} {out}/o.txt --checkpoint {ckpt}", USAGE, "suffix", "o.txt"),
     C("derain {img} {out}/o --checkpoint {ckpt}", USAGE, "suffix", "o"),
@@ -303,6 +319,7 @@ CASES = [
     C("derain {img} {out}/o.png --checkpoint {evil_open_pt}", INPUT, "code execution", "o.png"),
     C("derain {img} {out}/o.png --checkpoint {evil_eval_pt}", INPUT, "code execution", "o.png"),
     C("derain {img} {out}/o.png --checkpoint {tensor_pt}", INPUT, "not a state dict", "o.png"),
+    C("derain {img} {out}/o.png --checkpoint {onnx}", INPUT, "possibly an ONNX model", "o.png"),
     C("derain {img} {out}/o.png --checkpoint {nontensor_pt}", INPUT, "no state dict of tensors", "o.png"),
     C("derain {img} {out}/o.png --checkpoint {foreign_sd_pt}", INPUT, "neither VLIF-Net nor ESDNet", "o.png"),
     C("derain {img} {out}/o.png --checkpoint {cfg_str_pt}", INPUT, "not a mapping", "o.png"),
@@ -350,6 +367,7 @@ CASES = [
     C("inspect {img}", INPUT, "not an HDF5 file"),
     C("inspect {ckpt}", INPUT, "not an HDF5 file"),
     C("inspect {art_trunc}", INPUT, "artifact"),
+    C("inspect {onnx}", INPUT, "not an HDF5 file"),
     C("inspect {art_noformat}", INPUT, "not a spikerain artifact"),
     C("inspect {art_flip}", INPUT, "fails its checksum"),
     C("inspect {art_meta}", INPUT, "fails its checksum"),
@@ -394,6 +412,7 @@ CASES = [
     C("import-netx {out}/nope.net -o {out}/n.h5", INPUT, "does not exist", "n.h5"),
     C("import-netx {text_txt} -o {out}/n.h5", INPUT, "not a netx HDF5 file", "n.h5"),
     C("import-netx {empty_bin} -o {out}/n.h5", INPUT, "not a netx HDF5 file", "n.h5"),
+    C("import-netx {onnx} -o {out}/n.h5", INPUT, "not a netx HDF5 file", "n.h5"),
     C("import-netx {nx_trunc} -o {out}/n.h5", INPUT, "netx", "n.h5"),
     C("import-netx {art} -o {out}/n.h5", INPUT, "no 'layer' group", "n.h5"),
     C("import-netx {nx_nolayer} -o {out}/n.h5", INPUT, "no 'layer' group", "n.h5"),
@@ -434,6 +453,7 @@ CASES = [
     C("energy --tables {t_pairs_json}", INPUT, "section 'constants' is a list"),
     C("energy --tables {t_entry_json}", INPUT, "entry 'X' is a int"),
     C("energy --tables {t_bad_json}", INPUT, "cannot read energy table"),
+    C("energy --tables {onnx}", INPUT, "cannot read energy table"),
     C("energy --tables {t_badtoml_toml}", INPUT, "cannot read energy table"),
     C("energy --tables {t_value_json}", INPUT, "not a finite number"),
     C("energy --tables {t_top_json}", INPUT, "holds a list"),

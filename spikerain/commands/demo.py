@@ -23,7 +23,7 @@ from spikerain.console import print_json, progress, progress_enabled
 from spikerain.models.registry import model_names
 
 HELP = "run the whole story on the shipped sample: derain, convert, simulate and verify in Lava, map, energy"
-EXAMPLE = "spikerain demo --out spikerain-demo"
+EXAMPLE = "spikerain demo -o spikerain-demo"
 STEPS = 5
 LAVA_CROP = 16
 

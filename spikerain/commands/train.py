@@ -8,7 +8,7 @@ from spikerain.console import print_json, progress, progress_enabled
 from spikerain.models.registry import model_names
 
 HELP = "train a network on paired rainy/clean images (AdamW, warm-up + cosine, 1 - SSIM loss)"
-EXAMPLE = "spikerain train --model vlifnet --data data/synth --out ckpt.pt --dim 16 --iters 2000 --batch 8"
+EXAMPLE = "spikerain train --model vlifnet --data data/synth -o ckpt.pt --dim 16 --iters 2000 --batch 8"
 
 log = logging.getLogger("spikerain")
 
