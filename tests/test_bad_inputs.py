@@ -400,6 +400,7 @@ CASES = [
     C("verify {art} --timeout -5", USAGE, "--timeout"),
     C("verify {out}/nope.h5", INPUT, "does not exist"),
     C("verify {art} --input {text_png}", INPUT, "not an image format"),
+    C("verify {art} --crop 8 8 --crop 4000 16", INPUT, "does not fit"),
     # map
     C("map {art} --size 0 0", USAGE, "at least 1"),
     C("map {art} --size -16 -16", USAGE, "at least 1"),
@@ -460,7 +461,8 @@ CASES = [
     C("energy --tables {t_kind_json}", INPUT, "kind 'magic'"),
     C("energy --tables {t_ref_json}", INPUT, "names no constant"),
     C("energy --limit 0", USAGE, "--limit 0"),
-    C("energy --tile 0", USAGE, "--tile 0"),
+    C("energy --tile 0", USAGE, "--tile 0 is out of range"),
+    C("energy --tile 100", USAGE, "not a multiple of 8"),
     C("energy --model vlifnet --baseline vlifnet", USAGE, "the same network"),
     C("energy -o {text_txt}", OUTPUT, "is a file, not a folder"),
     C("energy -o {proc}/e", OUTPUT, "not writable"),

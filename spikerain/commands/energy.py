@@ -72,7 +72,13 @@ def run(args) -> int:
 
     checks.size_pair(args.size, "--size", minimum=MIN_SIDE)
     checks.positive(args.limit, "--limit", minimum=1)
-    checks.positive(args.tile, "--tile", minimum=8)
+    from spikerain.models.registry import model_class
+
+    m = max(model_class(n).size_multiple for n in (args.model, args.baseline))
+    checks.positive(args.tile, "--tile", minimum=m)
+    if args.tile % m:
+        raise UsageError(f"--tile {args.tile} is not a multiple of {m}, which {args.model} and {args.baseline} need",
+                         fix=f"e.g. --tile {-(-args.tile // m) * m}")
     for flag, path in (("--checkpoint", args.checkpoint), ("--baseline-checkpoint", args.baseline_checkpoint),
                        ("--tables", args.tables)):
         if path is not None:

@@ -49,10 +49,12 @@ def run(args) -> int:
     from spikerain.console import progress, progress_enabled
     from spikerain.hardware.backend import step_reporter
 
-    for size in crops:
+    at = tuple(args.at) if args.at else None
+    pieces = [center_crop(img, size, at) for size in crops]  # every crop must fit before the first Lava run
+    for size, piece in zip(crops, pieces, strict=True):
         log.info("verifying a %dx%d crop in Lava (Loihi2SimCfg fixed_pt) against the fast simulator", *size)
         with progress(f"Lava {size[0]}x{size[1]}", 1, enabled=progress_enabled(args.quiet > 0)) as advance:
-            r = verify_crop(args.artifact, g, center_crop(img, size, tuple(args.at) if args.at else None),
+            r = verify_crop(args.artifact, g, piece,
                             conv_model=args.conv_model, timeout=args.timeout,
                             progress=step_reporter(lambda d, t: advance(d, t, "steps"), log.debug))
         results.append(r)
