@@ -124,16 +124,18 @@ def f(tmp_path_factory) -> Files:
 
     ck("bare.pt", {k: v for k, v in sd.items()})
     base = dict(payload["config"])
+    # config checks come before any weight is used: one tensor (which says the width) is enough, and cheap
+    few = {"patch_embed.proj.weight": sd["patch_embed.proj.weight"]}
     for name, config in {"cfg_str.pt": "vlifnet", "cfg_nomodel.pt": {k: v for k, v in base.items() if k != "model"},
                          "cfg_neg.pt": {**base, "dim": -16}, "cfg_huge.pt": {**base, "dim": 4096},
                          "cfg_strdim.pt": {**base, "dim": "16"}, "cfg_unknown.pt": {**base, "model": "resnet"},
                          "cfg_option.pt": {**base, "heads": 8}, "cfg_T.pt": {**base, "T": 8},
                          "cfg_width.pt": {**base, "dim": 32}, "cfg_blocks.pt": {**base, "en_num_blocks": "abc"},
                          "cfg_nan.pt": {**base, "dim": float("nan")}}.items():
-        ck(name, {**payload, "config": config})
-    nan_sd = {k: v.clone() for k, v in sd.items()}
-    nan_sd["patch_embed.proj.weight"][0, 0, 0, 0] = float("nan")
-    ck("nan.pt", {**payload, "state_dict": nan_sd})
+        ck(name, {**payload, "config": config, "state_dict": few})
+    nan_w = sd["patch_embed.proj.weight"].clone()
+    nan_w[0, 0, 0, 0] = float("nan")
+    ck("nan.pt", {**payload, "state_dict": {**few, "patch_embed.proj.weight": nan_w}})
     ck("tensor.pt", torch.zeros(3))
     ck("nontensor.pt", {"a": 1, "b": "x"})
     ck("foreign_sd.pt", {"fc.weight": torch.zeros(2, 2)})
@@ -232,8 +234,8 @@ def _png_bomb(path: Path, w: int, h: int) -> Path:
     import zlib
 
     co = zlib.compressobj(9)
-    row = b"\0" * (w + 1)
-    data = b"".join(co.compress(row) for _ in range(h)) + co.flush()
+    rows = b"\0" * ((w + 1) * 100)
+    data = b"".join(co.compress(rows) for _ in range(h // 100)) + co.flush()
 
     def chunk(tag, body):
         return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
@@ -552,11 +554,11 @@ def test_concurrent_writers_leave_one_valid_file(f: Files, tmp_path):
 
     target = tmp_path / "same.h5"
     procs = [subprocess.Popen([sys.executable, "-m", "spikerain", "import-netx", f.netx, "-o", str(target), "-q",
-                               "--steps", str(steps)], stdout=subprocess.DEVNULL) for steps in (3, 4, 5)]
-    assert [p.wait(timeout=120) for p in procs] == [0, 0, 0]
+                               "--steps", str(steps)], stdout=subprocess.DEVNULL) for steps in (3, 5)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
     assert [p.name for p in tmp_path.iterdir()] == ["same.h5"]  # no temporary file left
-    g = load_artifact(target)  # whole and checksummed: one of the three, not a mixture
-    assert g.meta["source"] == "netx" and g.meta["steps"] in (3, 4, 5) and g.node("input.steps").T == g.meta["steps"]
+    g = load_artifact(target)  # whole and checksummed: one of the two, not a mixture
+    assert g.meta["source"] == "netx" and g.meta["steps"] in (3, 5) and g.node("input.steps").T == g.meta["steps"]
 
 
 def test_a_full_disk_is_one_line_and_leaves_nothing(f: Files, tmp_path):

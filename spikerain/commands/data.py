@@ -22,7 +22,6 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from spikerain import checks
     from spikerain.errors import UsageError
-    from spikerain.models.rain import SynthSpec, write_synthetic
 
     if args.size < 16 or args.n_train < 0 or args.n_test < 0:
         raise UsageError(f"--size {args.size}, --n-train {args.n_train}, --n-test {args.n_test}: the size must be "
@@ -33,6 +32,8 @@ def run(args) -> int:
     if not args.out_dir:
         raise UsageError("no output folder given", fix="spikerain data synth DIR (or -o DIR)")
     checks.output_dir(args.out_dir, "out_dir")
+    from spikerain.models.rain import SynthSpec, write_synthetic  # (imports scikit-image: after the checks)
+
     spec = SynthSpec(preset=args.preset, n_train=args.n_train, n_test=args.n_test, size=args.size, seed=args.seed)
     with progress("synth", args.n_train + args.n_test,
                   enabled=progress_enabled(args.quiet > 0 or args.json)) as advance:
