@@ -110,12 +110,16 @@ def _die_with_parent(parent: int):
     None elsewhere. Runs in the forked child before exec; the setting survives the exec."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here: no dynamic loading after the fork
+    except (OSError, AttributeError):
+        return None
+    PR_SET_PDEATHSIG = 1
 
     def arm() -> None:
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
         if os.getppid() != parent:  # the parent died before the request took effect
             os._exit(1)
 
