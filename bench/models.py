@@ -1,8 +1,9 @@
 """Float forward time and peak memory of VLIF-Net and ESDNet, and the cost of their neurons.
 
-For each network at dim 48 and 16, at 128x128 and 256x256: median forward time per image (batch 1, eval,
-inference mode, T=4) and peak RSS, each in a fresh process; and the same network with every spiking neuron
-replaced by ReLU, measured in the same run. time(SNN) / time(ReLU) is the cost of the neurons.
+For each network at dim 48 and 16, at 128x128 and 256x256: median forward time per image (batch 1, the
+inference copy of ``spikerain.models.inference``, inference mode, T=4) and peak RSS, each in a fresh process;
+and the same network with every spiking neuron replaced by ReLU, measured in the same run.
+time(SNN) / time(ReLU) is the cost of the neurons.
 
     python -m bench.models [--quick]
 """
@@ -35,10 +36,11 @@ def relu_variant(model):
 def worker(spec: dict) -> dict:
     import torch
 
+    from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
 
     torch.manual_seed(0)
-    model = build_model(spec["net"], dim=spec["dim"]).eval()
+    model = prepare_for_inference(build_model(spec["net"], dim=spec["dim"]))
     if spec["variant"] == "relu":
         model = relu_variant(model)
     x = torch.rand(1, 3, spec["size"], spec["size"])

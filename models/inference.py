@@ -247,5 +247,7 @@ def prepare_for_inference(
             if isinstance(mod, LeanVLIF):
                 mod.commute = vlif_commute
     if channels_last:
-        m = m.to(memory_format=torch.channels_last)
+        for mod in m.modules():
+            if isinstance(mod, nn.Conv2d):
+                mod.to(memory_format=torch.channels_last)
     return m
