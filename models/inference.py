@@ -176,6 +176,20 @@ class LeanSDEM(SDEM):
         return self.attn(y).add_(x)
 
 
+class LeanSMU(SMU):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.initial_residual(x)
+        s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
+        s.mul_(self.time_attention(s))
+        z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
+        del s
+        z = self.attn_1(self.bn_1(self.conv_1(self.lif_1(z))))
+        z = self.attn_2(self.bn_2(self.conv_2(self.lif_2(z))))
+        up = self.upsample(z)
+        del z
+        return self.final_attn(up.add_(y))
+
+
 class LeanSRB(SpikingResidualBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.residual(x)
