@@ -57,8 +57,9 @@ def worker(spec: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="dim 16 at 128x128 only")
+    ap.add_argument("--dim", type=int, action="append", help="only these dims (repeatable; default 48 and 16)")
     args = ap.parse_args(argv)
-    grid = [(n, d, s) for n in ("vlifnet", "esdnet") for d in (48, 16) for s in (128, 256)]
+    grid = [(n, d, s) for n in ("vlifnet", "esdnet") for d in (args.dim or (48, 16)) for s in (128, 256)]
     if args.quick:
         grid = [(n, 16, 128) for n in ("vlifnet", "esdnet")]
     rows = []
