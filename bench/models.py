@@ -73,7 +73,8 @@ def main(argv=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     table = ["## Float models (`bench/models.py`)", "",
-             "Median forward time per image (batch 1, `inference_mode`, T=4) and peak RSS of a fresh process; "
+             "Median forward time per image (batch 1, the inference copy, `inference_mode`, T=4) and peak RSS of a "
+             "fresh process; "
              "the ReLU column is the same network with every spiking neuron replaced by ReLU, in the same run.", "",
              "| network | dim | input | forward | ReLU twin | neuron overhead | peak RSS |",
              "|---|---|---|---|---|---|---|"]
