@@ -33,6 +33,14 @@ def machine() -> dict:
 
 
 def peak_rss_mb() -> float:
+    # VmHWM belongs to this process's address space; ru_maxrss survives exec, so a worker started by a large
+    # parent would report the parent's peak.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -1,8 +1,9 @@
 """Float forward time and peak memory of VLIF-Net and ESDNet, and the cost of their neurons.
 
-For each network at dim 48 and 16, at 128x128 and 256x256: median forward time per image (batch 1, eval,
-inference mode, T=4) and peak RSS, each in a fresh process; and the same network with every spiking neuron
-replaced by ReLU, measured in the same run. time(SNN) / time(ReLU) is the cost of the neurons.
+For each network at dim 48 and 16, at 128x128 and 256x256: median forward time per image (batch 1, the
+inference copy of ``spikerain.models.inference``, inference mode, T=4) and peak RSS, each in a fresh process;
+and the same network with every spiking neuron replaced by ReLU, measured in the same run.
+time(SNN) / time(ReLU) is the cost of the neurons.
 
     python -m bench.models [--quick]
 """
@@ -35,10 +36,11 @@ def relu_variant(model):
 def worker(spec: dict) -> dict:
     import torch
 
+    from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
 
     torch.manual_seed(0)
-    model = build_model(spec["net"], dim=spec["dim"]).eval()
+    model = prepare_for_inference(build_model(spec["net"], dim=spec["dim"]))
     if spec["variant"] == "relu":
         model = relu_variant(model)
     x = torch.rand(1, 3, spec["size"], spec["size"])
@@ -55,8 +57,9 @@ def worker(spec: dict) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="dim 16 at 128x128 only")
+    ap.add_argument("--dim", type=int, action="append", help="only these dims (repeatable; default 48 and 16)")
     args = ap.parse_args(argv)
-    grid = [(n, d, s) for n in ("vlifnet", "esdnet") for d in (48, 16) for s in (128, 256)]
+    grid = [(n, d, s) for n in ("vlifnet", "esdnet") for d in (args.dim or (48, 16)) for s in (128, 256)]
     if args.quick:
         grid = [(n, 16, 128) for n in ("vlifnet", "esdnet")]
     rows = []
@@ -70,7 +73,8 @@ def main(argv=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
     table = ["## Float models (`bench/models.py`)", "",
-             "Median forward time per image (batch 1, `inference_mode`, T=4) and peak RSS of a fresh process; "
+             "Median forward time per image (batch 1, the inference copy, `inference_mode`, T=4) and peak RSS of a "
+             "fresh process; "
              "the ReLU column is the same network with every spiking neuron replaced by ReLU, in the same run.", "",
              "| network | dim | input | forward | ReLU twin | neuron overhead | peak RSS |",
              "|---|---|---|---|---|---|---|"]

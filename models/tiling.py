@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from spikerain.models.inference import prepare_for_inference
+
 TILE = 80
 OVERLAP = 8
 
@@ -58,7 +60,7 @@ def _forward(model: nn.Module, batch: np.ndarray) -> np.ndarray:
 def restore_tiled(model: nn.Module, img: np.ndarray, *, tile: int = TILE, overlap: int = OVERLAP,
                   batch_size: int = 4, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Derain an ``H x W x 3`` float image tile by tile; returns the unclamped output, same size."""
-    model.eval()
+    model = prepare_for_inference(model)
     H, W = img.shape[:2]
     work = _pad_to(img.astype(np.float32), tile, tile)
     Hp, Wp = work.shape[:2]
@@ -80,8 +82,8 @@ def restore_tiled(model: nn.Module, img: np.ndarray, *, tile: int = TILE, overla
 @torch.inference_mode()
 def restore_whole(model: nn.Module, img: np.ndarray, multiple: int | None = None) -> np.ndarray:
     """Derain in one forward call, reflect-padding to the network's size multiple and cropping back."""
-    model.eval()
     m = multiple or getattr(model, "size_multiple", 8)
+    model = prepare_for_inference(model)
     H, W = img.shape[:2]
     work = pad_to_multiple(img.astype(np.float32), m)
     return _forward(model, work[None])[0][:H, :W]

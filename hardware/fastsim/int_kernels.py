@@ -51,6 +51,19 @@ def _clip(x: torch.Tensor, bits: int, stats, key="clipped") -> torch.Tensor:
     return x.clamp(-lim, lim)
 
 
+def _requant_(x: torch.Tensor, s: int, bits: int, stats) -> torch.Tensor:
+    """``_clip(rshift_round(x, s), bits)`` in place on a temporary ``x`` the caller owns: three passes over one
+    buffer instead of three new tensors; the same integers."""
+    if s > 0:
+        x.add_(1 << (s - 1)).bitwise_right_shift_(s)
+    elif s < 0:
+        x.bitwise_left_shift_(-s)
+    lim = (1 << (bits - 1)) - 1
+    if stats is not None:
+        stats["clipped"] = stats.get("clipped", 0) + int(((x > lim) | (x < -lim)).sum())
+    return x.clamp_(-lim, lim)
+
+
 def _count(stats, key, n):
     if stats is not None:
         stats[key] = stats.get(key, 0) + int(n)
@@ -112,15 +125,49 @@ def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride, padding) -> tuple[tor
     return F.conv2d(x.to(torch.float64), _w(w), stride=stride, padding=padding).to(torch.int64), bound
 
 
+def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | None:
+    """Convolution and requantization (bias, round, shift, clip) in float32, fused into in-place passes over
+    one buffer, or None where that is not provably exact.
+
+    Exact when |x| * sum|w| < 2**23 (no 24-bit wrap) and |x| * sum|w| + |bias << bias_exp| + 2**(shift-1) <
+    2**24: every partial sum, the biased accumulator and the rounding constant are integers float32 holds
+    exactly; multiplying by 2**-shift is exact and floor() of it is the reference's arithmetic shift.
+    """
+    w = n.weight_mant
+    if n.shift < 0 or not w.size or not x.numel():
+        return None
+    w_sum = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max())
+    bias = n.bias_mant.astype(np.int64) << n.bias_exp if n.bias_mant.size else np.zeros(w.shape[0], np.int64)
+    half = (1 << (n.shift - 1)) if n.shift > 0 else 0
+    offset = bias + half
+    bound = int(x.abs().max()) * w_sum
+    if bound >= (1 << 23) or bound + float(np.abs(offset).max()) >= F32_EXACT:
+        return None
+    acc = F.conv2d(
+        x.to(torch.float32), torch.from_numpy(w.astype(np.float32)), stride=pair(n.stride), padding=pair(n.padding)
+    )
+    if offset.any():
+        acc.add_(torch.from_numpy(offset.astype(np.float32)).view(1, -1, 1, 1))
+    if n.shift:
+        acc.mul_(2.0**-n.shift).floor_()
+    lim = float((1 << (n.bits - 1)) - 1)
+    if stats is not None:
+        _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
+    return acc.clamp_(-lim, lim).to(torch.int64)
+
+
 @kernel("q_conv2d")
 def k_conv(n: q.QConv2d, x, stats=None):
     T, B = x.shape[:2]
+    fused = _f32_requant_conv(n, x.flatten(0, 1), stats)
+    if fused is not None:
+        return _delay(fused.unflatten(0, (T, B)), n.delay)
     acc, bound = exact_int_conv(x.flatten(0, 1), n.weight_mant, pair(n.stride), pair(n.padding))
     if bound >= (1 << 23):  # below it no sum can wrap
         acc = _wrap24(acc, stats)
     if n.bias_mant.size:
         acc = acc + (torch.from_numpy(n.bias_mant.astype("int64")) << n.bias_exp).view(1, -1, 1, 1)
-    out = _clip(rshift_round(acc, n.shift), n.bits, stats)
+    out = _requant_(acc, n.shift, n.bits, stats)
     return _delay(out.unflatten(0, (T, B)), n.delay)
 
 
@@ -139,14 +186,14 @@ def k_tconv(n: q.QTemporalConv, x, stats=None):
     k = n.weight_mant.shape[2]
     xs = x.reshape(L // k, k, B, C, H, W).to(torch.float64)
     acc = torch.einsum("ock,tkbchw->tbohw", _w(n.weight_mant), xs).to(torch.int64)
-    return _clip(rshift_round(acc, n.shift), n.bits, stats)
+    return _requant_(acc, n.shift, n.bits, stats)
 
 
 @kernel("q_dense")
 def k_dense(n: q.QDense, x, stats=None):
     a = _ax(n.axis)
     y = torch.tensordot(x.movedim(a, -1).to(torch.float64), _w(n.weight_mant), dims=([x.dim() - 1], [1]))
-    return _clip(rshift_round(y.movedim(-1, a).to(torch.int64), n.shift), n.bits, stats)
+    return _requant_(y.movedim(-1, a).to(torch.int64), n.shift, n.bits, stats)
 
 
 @kernel("q_upsample2x")
@@ -171,12 +218,13 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
     out = torch.empty_like(x)
     vth = n.vth << 6
     v = None
-    for t in range(x.shape[0]):
-        u = x[t] << 6
-        v = u if v is None else torch.div(v, 2, rounding_mode="trunc").add_(u)
+    T = x.shape[0]
+    for t in range(T):
+        v = x[t] << 6 if v is None else torch.div(v, 2, rounding_mode="trunc").add_(x[t], alpha=64)
         s = v > vth
-        v = v.masked_fill_(s, 0)
         out[t] = s
+        if t + 1 < T:  # the last step's reset is never read
+            v.masked_fill_(s, 0)
     return out
 
 
@@ -222,10 +270,20 @@ def k_nilif(n: q.QNILIF, x, stats=None):
     f = n.in_frac
     lvl_shift = f - (n.levels.bit_length() - 1)
     out = torch.empty_like(x)
-    u = None
+    if f < 1 or n.decay_shift < 1:
+        u = None
+        for t in range(x.shape[0]):
+            u = x[t].clone() if u is None else rshift_round(u - (out[t - 1] << lvl_shift), n.decay_shift) + x[t]
+            out[t] = _round_half_even_shift(u, f).clamp(0, n.levels)
+        return out
+    # The same integers in place: with x = q * 2**f + r, (x + 2**(f-1) - 1 + (q & 1)) >> f rounds half to even.
+    u = x[0]
     for t in range(x.shape[0]):
-        u = x[t].clone() if u is None else rshift_round(u - (out[t - 1] << lvl_shift), n.decay_shift) + x[t]
-        out[t] = _round_half_even_shift(u, f).clamp(0, n.levels)
+        if t:
+            d = torch.bitwise_left_shift(out[t - 1], lvl_shift)
+            u = torch.sub(u, d, out=d).add_(1 << (n.decay_shift - 1)).bitwise_right_shift_(n.decay_shift).add_(x[t])
+        o = torch.bitwise_right_shift(u, f, out=out[t])
+        o.bitwise_and_(1).add_(u).add_((1 << (f - 1)) - 1).bitwise_right_shift_(f).clamp_(0, n.levels)
     return out
 
 
@@ -237,17 +295,17 @@ def _lshift(x: torch.Tensor, s: int) -> torch.Tensor:
 def k_add(n: q.QAdd, a, b, stats=None):
     Fm = max(n.frac_a, n.frac_b)
     A, B = _lshift(a, Fm - n.frac_a), _lshift(b, Fm - n.frac_b)
-    return _clip(rshift_round(A - B if n.subtract else A + B, Fm - n.frac), n.bits, stats)
+    return _requant_(A - B if n.subtract else A + B, Fm - n.frac, n.bits, stats)
 
 
 @kernel("q_mul")
 def k_mul(n: q.QMul, a, b, stats=None):
-    return _clip(rshift_round(a * b, n.frac_a + n.frac_b - n.frac), n.bits, stats)
+    return _requant_(a * b, n.frac_a + n.frac_b - n.frac, n.bits, stats)
 
 
 @kernel("q_scale")
 def k_scale(n: q.QScale, x, stats=None):
-    return _clip(rshift_round(x * n.mant, n.shift), n.bits, stats)
+    return _requant_(x * n.mant, n.shift, n.bits, stats)
 
 
 @kernel("q_concat")
@@ -304,7 +362,7 @@ def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     w = torch.from_numpy(n.weight_mant.astype(np.int64))
     delays = torch.from_numpy(np.array(n.delays, np.int64)) if n.delays.size else None
     out = None
-    for k in ([0] if delays is None else sorted(set(n.delays.reshape(-1).tolist()))):
+    for k in [0] if delays is None else sorted(set(n.delays.reshape(-1).tolist())):
         wk = w if delays is None else torch.where(delays == k, w, torch.zeros_like(w))
         acc = torch.einsum("tbi,oi->tbo", x.flatten(2), wk)
         acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
@@ -350,5 +408,6 @@ def int_kernel(op: str) -> Kernel:
     try:
         return INT_KERNELS[op]
     except KeyError:
-        raise UnsupportedOpError(f"the fast simulator has no kernel for quantized op {op!r}",
-                                 supported=sorted(INT_KERNELS)) from None
+        raise UnsupportedOpError(
+            f"the fast simulator has no kernel for quantized op {op!r}", supported=sorted(INT_KERNELS)
+        ) from None

@@ -1,0 +1,141 @@
+"""Each fast-simulator lever measured on its own, in one process, against the kernels before them.
+
+The kernels before the levers are read from git (``BEFORE``, the commit this work started from) into their own
+module; a lever is a set of ops whose kernels come from the current ``int_kernels`` while every other op keeps
+its old kernel. All variants and the float forward (the inference copy) run round-robin in one process, and
+every variant's output is checked bit-identical with the old kernels' output.
+
+    python -m bench.fastsim_levers [--dim 48] [--size 128] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT, machine, machine_line, write_results
+
+BEFORE = "f98029b"
+LEVERS = {
+    "before": set(),
+    "fused float32 conv requantization": {"q_conv2d"},
+    "in-place requantization": {"q_add", "q_mul", "q_scale", "q_temporal_conv", "q_dense"},
+    "leaner LIF / NI-LIF": {"q_lif", "q_nilif"},
+    "all (current)": None,
+}
+
+
+def _old_kernels() -> dict:
+    src = subprocess.run(
+        ["git", "show", f"{BEFORE}:hardware/fastsim/int_kernels.py"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "int_kernels_before.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("int_kernels_before", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return dict(mod.INT_KERNELS)
+
+
+def measure(net: str, dim: int, size: int, repeats: int) -> dict:
+    import torch
+
+    from spikerain.converter.convert import convert_model
+    from spikerain.hardware.fastsim.executor import execute
+    from spikerain.hardware.fastsim.int_kernels import INT_KERNELS
+    from spikerain.models.inference import prepare_for_inference
+    from spikerain.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model(net, dim=dim).eval()
+    _, qg, _ = convert_model(model, report_images=1)
+    fast = prepare_for_inference(model)
+    x = torch.rand(1, 3, size, size)
+    old = _old_kernels()
+    tables = {
+        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS))
+        for name, ops in LEVERS.items()
+    }
+
+    def sim(table):
+        with torch.inference_mode():
+            return execute(qg, x, table.__getitem__)
+
+    def fwd():
+        with torch.inference_mode():
+            return fast(x)
+
+    fns = {"float forward (inference copy)": fwd, **{n: (lambda t=t: sim(t)) for n, t in tables.items()}}
+    ref = sim(tables["before"])
+    for n, t in tables.items():
+        out = sim(t)
+        assert all(torch.equal(out[k], ref[k]) for k in ref), f"{n} changed an output bit"
+    times = {n: [] for n in fns}
+    for _ in range(repeats):
+        for n, f in fns.items():
+            t0 = time.perf_counter()
+            f()
+            times[n].append(time.perf_counter() - t0)
+    med = {n: sorted(v)[len(v) // 2] for n, v in times.items()}
+    fl = med["float forward (inference copy)"]
+    rows = [
+        {
+            "variant": n,
+            "median_s": med[n],
+            "times_s": times[n],
+            "vs_before": med[n] / med["before"],
+            "vs_float": med[n] / fl,
+        }
+        for n in fns
+    ]
+    return {"net": net, "dim": dim, "size": size, "repeats": repeats, "rows": rows}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--net", action="append", choices=("vlifnet", "esdnet"))
+    ap.add_argument("--dim", type=int, default=48)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    runs = []
+    for net in args.net or ["vlifnet", "esdnet"]:
+        r = measure(net, args.dim, args.size, args.repeats)
+        runs.append(r)
+        for row in r["rows"]:
+            print(json.dumps({"net": net, **{k: v for k, v in row.items() if k != "times_s"}}), flush=True)
+    table = [
+        "## Fast-simulator levers (`bench/fastsim_levers.py`)",
+        "",
+        f"dim {args.dim}, random weights, one {args.size}x{args.size} image; every variant and the float "
+        f"forward round-robin in one process (median of {args.repeats}); each lever swaps in the current "
+        f"kernels of its ops only, over the kernels of commit {BEFORE}. Every variant's output is checked "
+        "bit-identical with the old kernels'.",
+        "",
+    ]
+    for r in runs:
+        table += [f"**{r['net']}**", "", "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
+        for row in r["rows"]:
+            table.append(
+                f"| {row['variant']} | {row['median_s']:.2f} s | {row['vs_before']:.2f}x | {row['vs_float']:.2f}x |"
+            )
+        table.append("")
+    m = machine()
+    table.append(machine_line(m))
+    write_results(f"fastsim_levers_{args.dim}_{args.size}", {"machine": m, "runs": runs}, "\n".join(table))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    sys.exit(main())

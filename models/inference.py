@@ -1,0 +1,267 @@
+"""An inference copy of VLIF-Net / ESDNet: same weights and outputs, less time and memory.
+
+:func:`prepare_for_inference` returns a deep copy of a trained network (the original, its training modules and
+its state dict are untouched) with any subset of these levers (``docs/benchmarks.md`` measures each):
+
+* ``fold_bn``: every conv -> tdBN pair becomes one conv with a bias (the BN affine folded into the weights, in
+  float64, then rounded to float32). Same function up to float rounding.
+* ``lean``: bit-identical rewrites of the forwards: in-place elementwise chains, intermediates dropped at their
+  last use, neurons with fewer passes over memory, and the time loop only where a neuron needs it: the input
+  is the same image at every step, so the patch embedding runs once and stays a stride-0 view over T; any
+  block whose input is such a view computes its shortcut conv once.
+* ``vlif_commute``: in VLIF, the bias-free 1x1 conv runs before the bilinear resize instead of after it (both
+  are linear and act on different axes), on a quarter of the pixels. Same function up to float rounding.
+* ``channels_last``: NHWC convolutions (measured; it does not pay on this CPU, so it is off by default).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikerain.models.esdnet import ESDNet, SpikingResidualBlock
+from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, _fold_time, _unfold_time
+from spikerain.models.neurons import LIF, NILIF
+from spikerain.models.vlifnet import SDEM, SMU, VLIF, VLIFDown, VLIFNet, VLIFUp, patch_to_time, time_to_patch_channels
+
+#: conv -> BN pairs outside ``nn.Sequential`` (module class: (conv attribute, BN attribute) pairs), as called in
+#: the forwards of ``vlifnet.py``: ``bn(conv(.))`` with nothing in between.
+_NAMED_PAIRS = {
+    SDEM: (("conv1", "bn1"), ("conv2", "bn2")),
+    SMU: (("conv_1", "bn_1"), ("conv_2", "bn_2")),
+    VLIFDown: (("conv", "bn"),),
+    VLIFUp: (("conv", "bn"),),
+    VLIFNet: (("reduce_conv_level2", "reduce_bn_level2"), ("reduce_conv_level1", "reduce_bn_level1")),
+}
+
+
+def fused_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> SeqConv2d:
+    """One conv computing ``bn(conv(x))`` in eval mode: w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g /
+    sqrt(var + eps), folded in float64."""
+    out = SeqConv2d(
+        conv.in_channels,
+        conv.out_channels,
+        conv.kernel_size,
+        stride=conv.stride,
+        padding=conv.padding,
+        dilation=conv.dilation,
+        groups=conv.groups,
+        bias=True,
+    )
+    with torch.no_grad():
+        scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        b = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
+        out.weight.copy_((conv.weight.double() * scale.view(-1, 1, 1, 1)).float())
+        out.bias.copy_((bn.bias.double() + (b - bn.running_mean.double()) * scale).float())
+    return out
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold every conv -> BN pair of ``model`` in place (BN becomes Identity); returns how many were folded."""
+    folded = 0
+    for mod in list(model.modules()):
+        if isinstance(mod, nn.Sequential):
+            names = list(mod._modules)
+            for a, b in zip(names, names[1:], strict=False):
+                conv, bn = mod._modules[a], mod._modules[b]
+                if type(conv) in (SeqConv2d, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                    mod._modules[a], mod._modules[b] = fused_conv(conv, bn), nn.Identity()
+                    folded += 1
+        for cls, pairs in _NAMED_PAIRS.items():
+            if isinstance(mod, cls):
+                for a, b in pairs:
+                    if isinstance(getattr(mod, b), nn.BatchNorm2d):
+                        setattr(mod, a, fused_conv(getattr(mod, a), getattr(mod, b)))
+                        setattr(mod, b, nn.Identity())
+                        folded += 1
+    return folded
+
+
+# ---- lean, bit-identical forwards -------------------------------------------------------------------------------
+
+
+def _invariant(x: torch.Tensor) -> bool:
+    """True if ``x`` [T, ...] is one frame viewed T times (stride 0 over time): then per-step work runs once."""
+    return x.dim() == 5 and x.shape[0] > 1 and x.stride(0) == 0
+
+
+def _per_frame(fn, x: torch.Tensor) -> torch.Tensor:
+    """``fn`` (a per-step op) on ``x``, once if ``x`` is time-invariant."""
+    return fn(x[:1]).expand(x.shape[0], *([-1] * (x.dim() - 1))) if _invariant(x) else fn(x)
+
+
+def _decompose(x: torch.Tensor, s: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a*s + b*(x - s) + x*s, op for op as in ``SDEM.forward``, with two buffers instead of five."""
+    out = a * s
+    tmp = torch.sub(x, s)
+    out.add_(tmp.mul_(b))
+    return out.add_(torch.mul(x, s, out=tmp))
+
+
+class LeanLIF(LIF):
+    """LIF inference, bit-identical with ``_lif_inference``: no copy of the first frame, no reset after the
+    last step, the spike written straight into the output."""
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        if torch.is_grad_enabled() or not (p.tau == 2.0 and p.v_reset == 0.0 and not p.decay_input):
+            return super().forward(x_seq)
+        T = x_seq.shape[0]
+        out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
+        v = None
+        for t in range(T):
+            h = x_seq[t] if v is None else torch.add(x_seq[t], v, alpha=0.5)
+            fired = h >= p.v_threshold
+            out[t].copy_(fired)
+            if t + 1 < T:
+                v = h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0)
+        return out
+
+
+class LeanNILIF(NILIF):
+    """NI-LIF inference, bit-identical with ``_nilif_inference``: (u - s) * beta + x as one fused add (beta is a
+    power of two, so beta * d is exact and the sum rounds once either way)."""
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        beta = p.decay
+        if torch.is_grad_enabled() or beta <= 0 or math.frexp(beta)[0] != 0.5:
+            return super().forward(x_seq)
+        out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
+        u = x_seq[0]
+        for t in range(x_seq.shape[0]):
+            if t:
+                u = torch.add(x_seq[t], torch.sub(u, out[t - 1]), alpha=beta)
+            torch.clamp(u, 0, p.levels, out=out[t])
+            out[t].round_().div_(p.levels)
+        return out
+
+
+class LeanMAU(MultiDimensionalAttention):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.transpose(0, 1)
+        out = self.ta(x) * x
+        del x
+        out.mul_(self.ca(out))
+        out.mul_(self.sa(out))
+        return out.relu_().transpose(0, 1)
+
+
+class LeanVLIF(VLIF):
+    commute = False  # set by prepare_for_inference(vlif_commute=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, B, C, H, W = x.shape
+        q = time_to_patch_channels(self.lif_node(patch_to_time(x)))
+        if self.commute:
+            q = _fold_time(self.channel_adjust(q))
+            return _unfold_time(F.interpolate(q, size=(H, W), mode="bilinear", align_corners=False), T)
+        q = F.interpolate(_fold_time(q), size=(H, W), mode="bilinear", align_corners=False)
+        return self.channel_adjust(q.unflatten(0, (T, B)))
+
+
+class LeanSDEM(SDEM):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = _decompose(x, self.lif_1(x), self.high_freq_scale_1, self.low_freq_scale_1)
+        y1 = self.bn1(self.conv1(z))
+        z = _decompose(y1, self.lif_2(y1), self.high_freq_scale_2, self.low_freq_scale_2)
+        del y1
+        y = self.bn2(self.conv2(z))
+        del z
+        y.add_(_per_frame(self.shortcut, x))
+        return self.attn(y).add_(x)
+
+
+class LeanSMU(SMU):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.initial_residual(x)
+        s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
+        s.mul_(self.time_attention(s))
+        z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
+        del s
+        z = self.attn_1(self.bn_1(self.conv_1(self.lif_1(z))))
+        z = self.attn_2(self.bn_2(self.conv_2(self.lif_2(z))))
+        up = self.upsample(z)
+        del z
+        return self.final_attn(up.add_(y))
+
+
+class LeanSRB(SpikingResidualBlock):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.residual(x)
+        y.add_(_per_frame(self.shortcut, x))
+        return self.attn(y).add_(x)
+
+
+class LeanVLIFNet(VLIFNet):
+    def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(inp_img.unsqueeze(0)).expand(self.T, -1, -1, -1, -1)
+        e1 = self.encoder_level1(x)
+        del x
+        e2 = self.encoder_level2(self.down1_2(e1))
+        d3 = self.decoder_level3(self.encoder_level3(self.down2_3(e2)))
+        c2 = torch.cat([self.up3_2(d3), e2], dim=2)
+        del d3, e2
+        d2 = self.decoder_level2(self.reduce_bn_level2(self.reduce_conv_level2(self.lif_level2(c2))))
+        del c2
+        c1 = torch.cat([self.up2_1(d2), e1], dim=2)
+        del d2, e1
+        d1 = self.reduce_bn_level1(self.reduce_conv_level1(self.lif_level1(c1)))
+        del c1
+        d1 = self.additional_sunet_level1(self.decoder_level1(d1))
+        if self.refinement_blocks is not None:
+            d1 = self.refinement_blocks(d1)
+        return self.output(d1.mean(0)) + inp_img
+
+
+class LeanESDNet(ESDNet):
+    def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
+        x = self.patch_embed(inp_img.unsqueeze(0)).expand(self.T, -1, -1, -1, -1)
+        e1 = self.encoder_level1(x)
+        del x
+        e2 = self.encoder_level2(self.down1_2(e1))
+        d3 = self.decoder_level3(self.encoder_level3(self.down2_3(e2)))
+        d2 = self.reduce_chan_level2(torch.cat([self.up3_2(d3), e2], dim=2))
+        del d3, e2
+        d2 = self.decoder_level2(d2)
+        d1 = self.decoder_level1(torch.cat([self.up2_1(d2), e1], dim=2))
+        del d2, e1
+        y = self.refinement(d1.mean(0))
+        return self.output(y) + inp_img
+
+
+_LEAN = {
+    LIF: LeanLIF,
+    NILIF: LeanNILIF,
+    MultiDimensionalAttention: LeanMAU,
+    VLIF: LeanVLIF,
+    SDEM: LeanSDEM,
+    SpikingResidualBlock: LeanSRB,
+    VLIFNet: LeanVLIFNet,
+    ESDNet: LeanESDNet,
+}
+
+
+def prepare_for_inference(
+    model: nn.Module, *, fold_bn: bool = True, lean: bool = True, vlif_commute: bool = True, channels_last: bool = False
+) -> nn.Module:
+    """An eval-mode copy of ``model`` with the chosen levers (module docstring); ``model`` is left unchanged."""
+    m = copy.deepcopy(model).eval()
+    if fold_bn:
+        fold_batchnorm(m)
+    if lean or vlif_commute:
+        for mod in m.modules():
+            lean_cls = _LEAN.get(type(mod))
+            if lean_cls is not None and (lean or lean_cls is LeanVLIF):
+                mod.__class__ = lean_cls
+            if isinstance(mod, LeanVLIF):
+                mod.commute = vlif_commute
+    if channels_last:
+        for mod in m.modules():
+            if isinstance(mod, nn.Conv2d):
+                mod.to(memory_format=torch.channels_last)
+    return m

@@ -1,0 +1,65 @@
+"""The inference copy (``spikerain.models.inference``) against the training modules and the golden forwards."""
+
+import pytest
+import torch
+
+from spikerain.models import LIFParameters, NILIFParameters
+from spikerain.models.inference import LeanLIF, LeanNILIF, fold_batchnorm, prepare_for_inference
+from spikerain.models.neurons import lif_multistep, nilif_multistep
+from tests.models.test_golden import FILES, _load
+
+
+def test_lean_neurons_are_bit_identical_with_the_inference_paths():
+    g = torch.Generator().manual_seed(19)
+    x = torch.randn(4, 2, 3, 17, 9, generator=g) * 0.2
+    x[:, 0, 0, 0, :] = 0.15  # exactly at threshold
+    with torch.inference_mode():
+        assert torch.equal(LeanLIF()(x), lif_multistep(x, LIFParameters()))
+        assert torch.equal(
+            LeanLIF()(x[:1].expand(4, -1, -1, -1, -1)), lif_multistep(x[:1].repeat(4, 1, 1, 1, 1), LIFParameters())
+        )
+        u = torch.randn(16, 1, 5, 8, 8, generator=g) * 3
+        u[:, 0, 0, 0, :4] = torch.tensor([0.5, 1.5, 2.5, 3.5])  # ties round to even
+        assert torch.equal(LeanNILIF()(u), nilif_multistep(u, NILIFParameters()))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_prepared_copy_matches_golden_and_leaves_the_model_alone(reference, name):
+    model, d = _load(reference, name)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = prepare_for_inference(model)
+    assert {k: v for k, v in model.state_dict().items()}.keys() == before.keys()
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    children = {}
+    for n, child in fast.named_children():
+        if child is not None:
+            child.register_forward_hook(
+                lambda _m, _i, o, n=n: children.__setitem__(n, o.mean(0) if o.dim() == 5 else o)
+            )
+    with torch.inference_mode():
+        y = fast(d["input"])
+    assert (y - d["output"]).abs().max().item() <= 1e-4  # the golden tests' tolerance
+    folded = {
+        n
+        for n, c in fast.named_children()
+        if isinstance(c, torch.nn.Identity) or getattr(c, "bias", None) is not None and getattr(model, n).bias is None
+    }  # a folded conv's output now includes its BN
+    for n, expected in d["children"].items():
+        if n not in folded:
+            assert (children[n] - expected).abs().max().item() <= 1e-4, n
+    with torch.inference_mode():  # lean forwards alone change no bit (VLIF-Net: no conv runs on fewer frames)
+        lean = prepare_for_inference(model, fold_bn=False, vlif_commute=False)(d["input"])
+        plain = model(d["input"])
+    if name.startswith("vlifnet"):
+        assert torch.equal(lean, plain)
+    assert (lean - plain).abs().max().item() <= 1e-6
+
+
+def test_every_batchnorm_is_folded():
+    from spikerain.models.registry import build_model
+
+    for net in ("vlifnet", "esdnet"):
+        m = build_model(net, dim=16)
+        n_bn = sum(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
+        assert fold_batchnorm(m) == n_bn
+        assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
