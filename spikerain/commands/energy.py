@@ -26,6 +26,11 @@ def add_arguments(p) -> None:
     p.add_argument("--limit", type=int, default=8, help="at most this many images from a folder")
     p.add_argument("--tile", type=int, default=256, help="tile side for large images")
     p.add_argument("--tables", help="extra or replacement energy constants/models (JSON or TOML)")
+    p.add_argument("--dim", type=int, help="build both networks at this width (e.g. 48, the released width) with "
+                                           "seeded random weights, or load --checkpoint/--baseline-checkpoint at it")
+    p.add_argument("--explain", action="store_true",
+                   help="also decompose the ratio from spikerain's exact count to the authors' accounting "
+                        "(authors-thop), one factor at a time (runs VLIF-Net dim 24 and ESDNet dim 48, float)")
     p.add_argument("-o", "--out", help="write energy.json, energy.md and the plots (PNG) here")
 
 
@@ -64,12 +69,16 @@ def run(args) -> int:
 
     if args.model == args.baseline:
         raise UsageError("--model and --baseline are the same network", fix="compare two different networks")
+    if args.dim is not None and (args.dim < 16 or args.dim % 8):
+        raise UsageError(f"--dim {args.dim}: the attention bottlenecks need a multiple of 8 of at least 16",
+                         fix="use e.g. --dim 16, 24 or 48")
     tables = load_models(args.tables)
     images = load_images(args.images, args.size, args.limit)
     with workdir() as tmp:
         wd = Path(tmp) if args.source == "lava" else None
         log.info("converting %s and %s", args.model, args.baseline)
-        nets = [prepare(args.model, args.checkpoint, wd), prepare(args.baseline, args.baseline_checkpoint, wd)]
+        nets = [prepare(args.model, args.checkpoint, wd, args.dim),
+                prepare(args.baseline, args.baseline_checkpoint, wd, args.dim)]
         done = [0]
 
         with progress("energy", total=len(images) * 2, enabled=progress_enabled(args.quiet > 0)) as advance:
@@ -78,6 +87,13 @@ def run(args) -> int:
                 advance(done[0], info=f"{name} on image {i + 1}")
 
             report = estimate(images, nets, tables, source=args.source, tile=args.tile, progress=step)
+    if args.explain:
+        from spikerain.energy.explain import explain
+
+        log.info("explain: the authors' configurations (VLIF-Net dim 24, ESDNet dim 48) on the same images")
+        ckpt = {args.model: args.checkpoint, args.baseline: args.baseline_checkpoint}
+        report["explain"] = explain(report, images, tables, tile=args.tile, vlif_checkpoint=ckpt.get("vlifnet"),
+                                    esd_checkpoint=ckpt.get("esdnet"))
     files = None
     if args.out:
         from spikerain.energy.report import write_report

@@ -151,7 +151,8 @@ def test_cli_energy_report(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["energy", "--json", "--size", "64", "64", "-o", str(out)]) == 0
     rep = json.loads(capsys.readouterr().out)
-    models = {"paper-45nm", "paper-45nm-rate", "neurobench", "rolls-77fJ", "loihi1-event", "loihi1-event+static"}
+    models = {"paper-45nm", "paper-45nm-rate", "neurobench", "rolls-77fJ", "loihi1-event", "loihi1-event+static",
+              "authors-thop"}
     assert set(rep["energy_pj"]["vlifnet"]) == models and set(rep["ratio"]) == models
     for m in models:
         assert rep["ratio"][m] == pytest.approx(rep["energy_pj"]["vlifnet"][m] / rep["energy_pj"]["esdnet"][m])
