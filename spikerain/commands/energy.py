@@ -16,7 +16,8 @@ log = logging.getLogger("spikerain")
 def add_arguments(p) -> None:
     p.add_argument("--model", default="vlifnet", choices=["vlifnet", "esdnet"])
     p.add_argument("--baseline", default="esdnet", choices=["vlifnet", "esdnet"])
-    p.add_argument("--images", help="an image, or a dataset folder (default: the shipped sample pair)")
+    p.add_argument("--images", help="an image, a dataset folder (pairs: quality is scored) or a folder of images "
+                                    "(default: the shipped sample pair)")
     p.add_argument("--checkpoint", help="checkpoint of --model (default: shipped)")
     p.add_argument("--baseline-checkpoint", help="checkpoint of --baseline (default: shipped)")
     p.add_argument("--source", default="fast", choices=["torch", "fast", "lava"],
@@ -38,14 +39,13 @@ def load_images(arg: str | None, size, limit: int) -> list:
     import numpy as np
 
     from spikerain.imageio import read_image
-    from spikerain.models.data import discover
     from spikerain.models.samples import sample_pair
 
     if arg is None:
         rainy, clean = sample_pair()
         items = [(Path(rainy).name, read_image(rainy), read_image(clean))]
     elif Path(arg).is_dir():
-        items = [(p.name, *p.load()) for p in discover(arg)[:limit]]
+        items = _folder(Path(arg), limit)
     else:
         items = [(Path(arg).name, read_image(arg), None)]
     if size:
@@ -59,6 +59,22 @@ def load_images(arg: str | None, size, limit: int) -> list:
 
         items = [(n, fit(r), fit(c)) for n, r, c in items]
     return items
+
+
+def _folder(root: Path, limit: int) -> list:
+    """A dataset folder (pairs: quality is scored too), or else any folder of rainy images."""
+    from spikerain.errors import DatasetError, InputError
+    from spikerain.imageio import IMAGE_SUFFIXES, read_image
+    from spikerain.models.data import discover
+
+    try:
+        return [(p.name, *p.load()) for p in discover(root)[:limit]]
+    except DatasetError as e:
+        files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+        if not files:
+            raise InputError(f"{root} holds no images ({e})",
+                             fix=f"put {'/'.join(IMAGE_SUFFIXES)} files there") from None
+        return [(p.name, read_image(p), None) for p in files]
 
 
 def run(args) -> int:

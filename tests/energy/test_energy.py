@@ -182,3 +182,20 @@ def test_large_images_are_tiled_and_tile_counts_add_up():
             expected = add_records(expected, collect_fast(g, tile)[0])
     assert counts == expected
     assert counts["synapses"]["c"]["elements_per_step"] == 3 * 12 * 8  # every tile's input, summed
+
+
+def test_energy_input_folders_and_usage_errors(tmp_path, capsys):
+    from spikerain.commands.energy import load_images
+    from spikerain.imageio import write_image
+
+    rng = np.random.default_rng(6)
+    for name in ("b.png", "a.png"):
+        write_image(tmp_path / name, rng.random((20, 24, 3)).astype(np.float32))
+    items = load_images(str(tmp_path), (16, 16), 8)  # a plain folder of rainy images: no clean partners
+    assert [n for n, _, _ in items] == ["a.png", "b.png"] and all(c is None for _, _, c in items)
+    assert items[0][1].shape == (16, 16, 3)
+    (tmp_path / "empty").mkdir()
+    assert main(["energy", "--images", str(tmp_path / "empty")]) == 3
+    assert main(["energy", "--dim", "20"]) == 2  # the attention bottlenecks need a multiple of 8, at least 16
+    err = capsys.readouterr().err
+    assert "holds no images" in err and "--dim 20" in err
