@@ -140,8 +140,8 @@ def decomposition(
         f"Under the authors' accounting {a} uses {final:.1%} of {b}'s energy (claim: 13 %). With one sparsity and "
         f"one per-operation constant for both networks, both cancel: the number is the ratio of what thop counts, "
         f"{thop_ops[a] / 1e6:,.1f} M against {thop_ops[b] / 1e6:,.1f} M operations per image, so it rests on the "
-        f"counting (thop sees only plain torch.nn modules: {b}'s FRB and output conv, but none of either network's "
-        f"spiking convolutions) and on the width (dim 24 against 48). Largest moves: "
+        f"counting (thop sees only plain torch.nn modules: ESDNet's FRB and output conv, but none of either "
+        f"network's spiking convolutions) and on the width (dim 24 against 48). Largest moves: "
         + ", ".join(f"{row['factor']} x{row['factor_x']:.3g}" for row in moves[:2])
         + f". spikerain's exact count at equal width gives {rows[0]['ratio']:.1%}."
     )
