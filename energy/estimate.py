@@ -19,6 +19,7 @@ import numpy as np
 from spikerain.converter import ir
 from spikerain.energy.models import EnergyTables, price
 from spikerain.energy.plan import add_records
+from spikerain.energy.thop import thop_record
 from spikerain.errors import UsageError
 from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS
 
@@ -40,15 +41,37 @@ class Network:
     config: dict = field(default_factory=dict)
 
 
-def prepare(name: str, checkpoint: str | None, workdir: Path | None = None) -> Network:
+#: seed of the random weights used where no checkpoint exists (``--dim`` without checkpoints; --explain)
+RANDOM_SEED = 0
+
+
+def random_model(name: str, **config):
+    """``name`` built with ``config`` and seeded random weights (BatchNorm statistics at their defaults)."""
+    import torch
+
+    from spikerain.models.registry import build_model
+
+    torch.manual_seed(RANDOM_SEED)
+    return build_model(name, **config).eval()
+
+
+def weights_label(checkpoint: str | None, dim: int | None) -> str:
+    if checkpoint:
+        return str(checkpoint)
+    return f"random (seed {RANDOM_SEED}, no checkpoint)" if dim else "shipped"
+
+
+def prepare(name: str, checkpoint: str | None, workdir: Path | None = None, dim: int | None = None) -> Network:
+    """Convert ``name`` from ``checkpoint`` (default: shipped); with ``dim`` and no checkpoint, from seeded random
+    weights at that width."""
     from spikerain.converter.artifact import save_artifact
     from spikerain.converter.convert import convert_model
     from spikerain.models.checkpoint import load_default_or
     from spikerain.models.registry import model_config
 
-    model = load_default_or(checkpoint, name)
+    model = random_model(name, dim=dim) if dim and not checkpoint else load_default_or(checkpoint, name, dim=dim)
     f, q, _ = convert_model(model, report_images=1)
-    net = Network(name, f, q, str(checkpoint or "shipped"), config=model_config(model))
+    net = Network(name, f, q, weights_label(checkpoint, dim), config=model_config(model))
     if workdir is not None:
         net.artifact = str(workdir / f"{name}.h5")
         save_artifact(net.artifact, q)
@@ -75,7 +98,7 @@ def run_network(net: Network, img: np.ndarray, source: str, tile: int = 256, tim
                          f"is {W}x{H}", fix="add --size 32 32 (or 16 16), or use --source fast (bit-identical)")
     out = None
     record, shapes = None, []
-    frac = net.qgraph.node(net.qgraph.outputs[0]).frac
+    frac = getattr(net.qgraph.node(net.qgraph.outputs[0]), "frac", 0)  # float graphs (torch source) have none
     for y, x, h, w in _tiles(work.shape[0], work.shape[1], tile):
         chw = np.ascontiguousarray(work[y:y + h, x:x + w].transpose(2, 0, 1)).astype(np.float64)
         if source == "fast":
@@ -90,6 +113,7 @@ def run_network(net: Network, img: np.ndarray, source: str, tile: int = 256, tim
         if out is None:
             out = np.zeros((*work.shape[:2], o.shape[0]), np.float64)
         out[y:y + h, x:x + w] = o.transpose(1, 2, 0)
+        counts["thop"] = thop_record(net.fgraph, (h, w))  # static: what thop would count on this tile
         record = add_records(record, counts)
         shapes.append((h, w))
     return record, np.clip(out[:H, :W], 0.0, 1.0), shapes

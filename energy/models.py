@@ -68,8 +68,13 @@ def _check(t: EnergyTables, origin) -> None:
             raise InputError(f"energy constant {name!r} has value {v!r}, not a finite number >= 0 "
                              f"({origin or 'shipped table'})", fix="give the value in the unit its name says")
     for name, m in t.models.items():
-        if m.get("kind") not in ("paper", "loihi"):
-            raise InputError(f"energy model {name!r} has kind {m.get('kind')!r}", fix="use kind 'paper' or 'loihi'")
+        if m.get("kind") not in ("paper", "loihi", "thop"):
+            raise InputError(f"energy model {name!r} has kind {m.get('kind')!r}",
+                             fix="use kind 'paper', 'loihi' or 'thop'")
+        for key in ("sparsity_constant", "op_constant") if m.get("kind") == "thop" else ():
+            if m.get(key) not in t.constants:
+                raise InputError(f"energy model {name!r}: {key} must name a constant of the table",
+                                 fix="fix the table")
         for key, allowed in PAPER_RULES.items():
             if m.get("kind") == "paper" and m.get(key) not in allowed:
                 raise InputError(f"energy model {name!r}: {key} must be one of {allowed}", fix="fix the table")
@@ -82,7 +87,19 @@ def _check(t: EnergyTables, origin) -> None:
 def price(counts: dict, tables: EnergyTables, model: str, mapping=None) -> dict:
     """pJ for one image under ``model``; ``mapping`` (hardware.mapping.Mapping) is needed by the Loihi model."""
     m = tables.models[model]
+    if m["kind"] == "thop":
+        return _thop(counts, tables, m)
     return _paper(counts, tables, m) if m["kind"] == "paper" else _loihi(counts, tables, mapping, m.get("static"))
+
+
+def _thop(counts: dict, t: EnergyTables, m: dict) -> dict:
+    """The authors' accounting as far as their code shows it: the operations thop sees (plain torch.nn modules
+    only) x one global sparsity x one energy per operation."""
+    rate, e_op = t.c(m["sparsity_constant"]), t.c(m["op_constant"])
+    layers = {k: v["ops"] * rate * e_op for k, v in counts.get("thop", {}).items()}
+    ops = sum(v["ops"] for v in counts.get("thop", {}).values())
+    return {"total_pj": sum(layers.values()), "components": {"thop_ops": ops, "op_pj": sum(layers.values())},
+            "ops": {"thop": ops}, "layers": layers}
 
 
 def _paper(counts: dict, t: EnergyTables, m: dict) -> dict:

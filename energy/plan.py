@@ -229,7 +229,7 @@ def add_records(a: dict | None, b: dict) -> dict:
                     o[k] = [x + y for x, y in zip(o[k], v, strict=True)]
                 elif k == "elements_per_step":
                     o[k] += v
-    for section in ("host", "other"):
-        for name, rec in b[section].items():
+    for section in ("host", "other", "thop"):
+        for name, rec in b.get(section, {}).items():
             out[section][name]["ops"] += rec["ops"]
     return out

@@ -95,6 +95,7 @@ def markdown(report: dict) -> str:
              f"Source of activity: `{report['source']}`; {len(report['images'])} image(s); claim: {a} uses about "
              f"{report['claim']['ratio']:.0%} of {b}'s energy ({report['claim']['source']}). The claim is taken to "
              f"hold when the measured ratio is at most {report['claim']['ratio'] + report['claim']['tolerance']:.0%}.",
+             "", _provenance(report),
              "", f"| energy model | {a} (uJ/image) | {b} (uJ/image) | ratio | verdict |", "|---|---|---|---|---|"]
     for m in report["models"]:
         ea, eb, r = report["energy_pj"][a][m], report["energy_pj"][b][m], report["ratio"][m]
@@ -122,7 +123,31 @@ def markdown(report: dict) -> str:
               "(`paper-45nm`, `rolls-77fJ`) follow the synaptic event counts; the Loihi event model adds neuron "
               "updates, spike routing over the core mapping, host operations and static power.", "",
               "Constants and sources: see `report.json` (`constants`) and docs/energy.md."]
+    if report.get("explain"):
+        lines += ["", *explain_markdown(report["explain"], a, b)]
     return "\n".join(lines) + "\n"
+
+
+def _provenance(report: dict) -> str:
+    """Image sizes and which weights: a ratio means nothing without them."""
+    sizes = sorted({f"{r['size'][0]}x{r['size'][1]}" for r in report["images"]})
+    nets = "; ".join(f"{n}: dim {v['config'].get('dim')}, weights {v['checkpoint']}"
+                     for n, v in report["networks"].items())
+    return f"Image size (H x W): {', '.join(sizes)}. Networks: {nets}."
+
+
+def explain_markdown(e: dict, a: str, b: str) -> list[str]:
+    lines = ["## Where 13 % comes from: one factor at a time", "",
+             f"The authors' energy step: {e['authors_source']}. Their networks here: "
+             + "; ".join(f"{n}: {v['config'].get('dim')} wide, weights {v['weights']}"
+                         for n, v in e["authors_networks"].items()) + ".", "",
+             f"| step | change | {a} (uJ) | {b} (uJ) | ratio | x previous |", "|---|---|---|---|---|---|"]
+    for r in e["rows"]:
+        ea, eb = r["energy_pj"][a], r["energy_pj"][b]
+        fx = f"{r['factor_x']:.3g}" if r["factor_x"] else ""
+        lines.append(f"| {r['factor']} | {r['change']} | {ea / 1e6:,.2f} | {eb / 1e6:,.2f} | {r['ratio']:.1%} | "
+                     f"{fx} |")
+    return lines + ["", e["statement"]]
 
 
 def write_report(report: dict, out_dir: Path) -> dict[str, str]:

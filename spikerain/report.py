@@ -157,12 +157,32 @@ def _energy(report: dict, folder: Path) -> str:
                           int(s["exact_sops"]), int(s["dense_macs"]),
                           round(_avg(list(e["firing_rates"][n].values())), 3)] for n, s in ((a, sa), (b, sb))]))
     parts.append(_table(["energy model", "definition"], [[m, t] for m, t in e["models"].items()]))
+    parts.append(_explain(e))
     parts.append(_img(folder / "energy_ratio.png", "energy ratio under each model, against the claimed 13%"))
     parts.append(_img(folder / "energy_layers.png", "energy per network block under three models"))
     parts.append(_img(folder / "firing_rates.png", "per-layer firing rates of both networks on the same image"))
     parts.append(_table(["constant", "value", "source"],
                         [[k, v["value"], v["source"]] for k, v in e["constants"].items()]))
     return "".join(parts)
+
+
+def _explain(e: dict) -> str:
+    """The decomposition from spikerain's exact count to the authors' accounting (energy/explain.py)."""
+    x = e.get("explain")
+    if not x:
+        return ""
+    a, b = e["network"], e["baseline"]
+    crop = x.get("crop")
+    where = (f" Rows after the first: the authors' configurations on a {crop[0]}x{crop[1]} centre crop of the "
+             "input (the demo keeps its time; `spikerain energy --explain` runs whole images)." if crop else "")
+    nets = "; ".join(f"{n}: dim {v['config'].get('dim')}, weights {v['weights']}"
+                     for n, v in x["authors_networks"].items())
+    rows = [[r["factor"], r["change"], f"{r['ratio']:.1%}", f"{r['factor_x']:.3g}" if r["factor_x"] else ""]
+            for r in x["rows"]]
+    return (f"<h3>Where 13% comes from: one factor at a time</h3><p>The authors' energy step: "
+            f"{html.escape(x['authors_source'])}. Their networks here: {html.escape(nets)}.{html.escape(where)}</p>"
+            + _table(["step", "change", f"{a} / {b}", "x previous"], rows)
+            + f"<p class='headline'>{html.escape(x['statement'])}</p>")
 
 
 def _avg(v):

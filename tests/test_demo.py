@@ -50,7 +50,12 @@ def test_demo_writes_every_artefact(demo):
     m = report["mapping"]
     assert m["cores"] > 0 and m["chips"] >= 1 and 0 < m["host_op_share"] < 1 and m["steps_per_image"] > 4
     e = report["energy"]
-    assert set(e["energy_pj"]) == {"vlifnet", "esdnet"} and len(e["ratio"]) == 6
+    assert set(e["energy_pj"]) == {"vlifnet", "esdnet"} and len(e["ratio"]) == 7
+    x = e["explain"]  # the decomposition towards the authors' accounting, on the whole 40x48 input
+    assert [r["factor"] for r in x["rows"]] == ["start", "width", "counting", "sparsity", "energy constants"]
+    assert x["crop"] == [40, 48] and x["rows"][0]["ratio"] == pytest.approx(e["ratio"]["paper-45nm"])
+    assert 0.10 < x["rows"][-1]["ratio"] < 0.16  # what thop sees of VLIF-Net dim 24 against ESDNet dim 48
+    assert "Where 13% comes from" in (out / "report.html").read_text()
     assert all(v > 0 for n in e["energy_pj"].values() for v in n.values())
     for f in ("energy_layers.png", "firing_rates.png", "energy_ratio.png"):
         assert Image.open(out / f).size[0] > 300

@@ -5,6 +5,11 @@ SMU, SRB, FRB, the networks) wire their children explicitly, leaves emit IR node
 converter raises :class:`~spikerain.errors.UnsupportedOpError` naming its path and the supported types, and
 after conversion every module that owns parameters or buffers must have been visited, so nothing is dropped
 silently.
+
+The frontend also records which IR nodes come from modules that are plain ``torch.nn`` types in the authors' code
+(``graph.meta["thop_visible"]``: node -> torch.nn type name). ``thop``, which the authors used for their FLOPs,
+hooks only exact ``torch.nn`` types, so these are the only operations their counts saw; SpikingJelly's layers
+(here :class:`SeqConv2d`, :class:`TdBN`, the neurons) are invisible to it. :mod:`spikerain.energy.thop` counts them.
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ class Builder:
         self.nodes: list[ir.Node] = []
         self.names: set[str] = set()
         self.visited: set[int] = set()
+        self.thop_visible: dict[str, str] = {}  # node -> the plain torch.nn type it comes from in the authors' code
+
+    def mark(self, node: str, torch_type: str) -> str:
+        """Record that ``node`` comes from a plain ``torch.nn.<torch_type>`` module of the authors' code."""
+        self.thop_visible[node] = torch_type
+        return node
 
     def add(self, cls, name: str, inputs: list[str], **fields) -> str:
         base, k = name, 1
@@ -75,10 +86,20 @@ class Builder:
             raise UnsupportedOpError(f"no converter for module {path or '<root>'} of type {type(module).__name__}",
                                      supported=supported_types(), path=path)
         self.visited.add(id(module))
-        return fn(module, self, inputs, path)
+        before = len(self.nodes)
+        out = fn(module, self, inputs, path)
+        if _plain_torch_leaf(module):
+            for n in self.nodes[before:]:
+                self.mark(n.name, type(module).__name__)
+        return out
 
     def child(self, module: nn.Module, name: str, inputs: list[str], path: str) -> str:
         return self.convert(getattr(module, name), inputs, f"{path}.{name}" if path else name)
+
+
+def _plain_torch_leaf(module: nn.Module) -> bool:
+    """A leaf module of an exact ``torch.nn`` type (not a subclass such as SeqConv2d or TdBN): what thop hooks."""
+    return type(module).__module__.startswith("torch.nn.modules.") and not any(True for _ in module.children())
 
 
 # ---- leaves -------------------------------------------------------------------------------------------------
@@ -151,13 +172,14 @@ def _gate(m, b: Builder, x: str, path: str, axis: int) -> str:
     w1 = _np(m.sharedMLP[0].weight).reshape(m.sharedMLP[0].weight.shape[:2])
     w2 = _np(m.sharedMLP[2].weight).reshape(m.sharedMLP[2].weight.shape[:2])
     branches = []
+    pools = {"mean": "AdaptiveAvgPool3d", "max": "AdaptiveMaxPool3d"}  # the authors' (SpikingJelly's) modules
     for mode in ("mean", "max"):
-        r = b.add(ir.Reduce, f"{path}.{mode}pool", [x], mode=mode, axes=axes)
-        h = b.add(ir.Dense, f"{path}.{mode}.fc1", [r], weight=w1, axis=axis)
-        h = b.add(ir.ReLU, f"{path}.{mode}.relu", [h])
-        branches.append(b.add(ir.Dense, f"{path}.{mode}.fc2", [h], weight=w2, axis=axis))
+        r = b.mark(b.add(ir.Reduce, f"{path}.{mode}pool", [x], mode=mode, axes=axes), pools[mode])
+        h = b.mark(b.add(ir.Dense, f"{path}.{mode}.fc1", [r], weight=w1, axis=axis), "Conv3d")
+        h = b.mark(b.add(ir.ReLU, f"{path}.{mode}.relu", [h]), "ReLU")
+        branches.append(b.mark(b.add(ir.Dense, f"{path}.{mode}.fc2", [h], weight=w2, axis=axis), "Conv3d"))
     s = b.add(ir.Add, f"{path}.sum", branches)
-    return b.add(ir.Sigmoid, f"{path}.sigmoid", [s])
+    return b.mark(b.add(ir.Sigmoid, f"{path}.sigmoid", [s]), "Sigmoid")
 
 
 @converter(TimeAttention)
@@ -178,10 +200,10 @@ def _mda(m: MultiDimensionalAttention, b: Builder, ins, path):
     mean = b.add(ir.Reduce, f"{path}.sa.mean", [x], mode="mean", axes=(0, 1))
     mx = b.add(ir.Reduce, f"{path}.sa.max", [x], mode="max", axes=(0, 1))
     cat = b.add(ir.Concat, f"{path}.sa.cat", [mean, mx])
-    c = _conv(sa.conv, b, [cat], f"{path}.sa.conv")
-    g = b.add(ir.Sigmoid, f"{path}.sa.sigmoid", [c])
+    c = b.mark(_conv(sa.conv, b, [cat], f"{path}.sa.conv"), "Conv2d")  # mean/max above are torch functions
+    g = b.mark(b.add(ir.Sigmoid, f"{path}.sa.sigmoid", [c]), "Sigmoid")
     x = b.add(ir.Mul, f"{path}.sa.apply", [g, x])
-    return b.add(ir.ReLU, f"{path}.relu", [x])
+    return b.mark(b.add(ir.ReLU, f"{path}.relu", [x]), "ReLU")
 
 
 # ---- blocks -------------------------------------------------------------------------------------------------
@@ -264,13 +286,16 @@ def _smu(m: SMU, b: Builder, ins, path):
     tc = m.temporal_compress[0]
     b.visited.update({id(m.temporal_compress), id(tc), id(m.temporal_compress[1])})
     z = b.add(ir.TemporalConv, f"{path}.temporal_compress.0", [s], weight=_np(tc.weight)[:, :, :, 0, 0])
-    z = b.add(ir.ReLU, f"{path}.temporal_compress.1", [z])
+    z = b.add(ir.ReLU, f"{path}.temporal_compress.1", [b.mark(z, "Conv3d")])
+    b.mark(z, "ReLU")
     for k in ("1", "2"):
         z = b.child(m, f"lif_{k}", [z], path)
         z = b.child(m, f"conv_{k}", [z], path)
         z = b.child(m, f"bn_{k}", [z], path)
         z = b.child(m, f"attn_{k}", [z], path)
-    u = b.child(m, "upsample", [z], path)
+    # the authors' SUNet_Level1_Block upsamples with a plain nn.Upsample (bilinear), which thop counts; the
+    # network's other bilinear x2 layers call F.interpolate, which it does not
+    u = b.mark(b.child(m, "upsample", [z], path), "Upsample")
     return b.child(m, "final_attn", [b.add(ir.Add, f"{path}.skip_add", [u, y])], path)
 
 
@@ -345,5 +370,6 @@ def from_torch(model: nn.Module, input_hw: tuple[int, int] = (32, 32)) -> ir.Gra
                                  supported=supported_types())
     outputs = tuple(n.name for n in b.nodes if isinstance(n, ir.Output))
     meta = {"model": model.config.to_dict()} if hasattr(model, "config") else {}
+    meta["thop_visible"] = dict(b.thop_visible)
     g = ir.Graph(nodes=b.nodes, outputs=outputs, input_shape=(1, channels, *input_hw), meta=meta)
     return ir.validate(g)

@@ -19,7 +19,8 @@ MIN_SIDE = 16
 def add_arguments(p) -> None:
     p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--baseline", default="esdnet", choices=model_names())
-    p.add_argument("--images", help="an image, or a dataset folder (default: the shipped sample pair)")
+    p.add_argument("--images", help="an image, a dataset folder (pairs: quality is scored) or a folder of images "
+                                    "(default: the shipped sample pair)")
     p.add_argument("--checkpoint", help="checkpoint of --model (default: shipped)")
     p.add_argument("--baseline-checkpoint", help="checkpoint of --baseline (default: shipped)")
     p.add_argument("--source", default="fast", choices=["torch", "fast", "lava"],
@@ -29,6 +30,11 @@ def add_arguments(p) -> None:
     p.add_argument("--limit", type=int, default=8, help="at most this many images from a folder")
     p.add_argument("--tile", type=int, default=256, help="tile side for large images")
     p.add_argument("--tables", help="extra or replacement energy constants/models (JSON or TOML)")
+    p.add_argument("--dim", type=int, help="build both networks at this width (e.g. 48, the released width) with "
+                                           "seeded random weights, or load --checkpoint/--baseline-checkpoint at it")
+    p.add_argument("--explain", action="store_true",
+                   help="also decompose the ratio from spikerain's exact count to the authors' accounting "
+                        "(authors-thop), one factor at a time (runs VLIF-Net dim 24 and ESDNet dim 48, float)")
     p.add_argument("-o", "--output", "--out", dest="out", metavar="DIR",
                    help="write energy.json, energy.md and the plots (PNG) into this folder")
 
@@ -37,14 +43,13 @@ def load_images(arg: str | None, size, limit: int) -> list:
     import numpy as np
 
     from spikerain.imageio import read_image
-    from spikerain.models.data import discover
     from spikerain.models.samples import sample_pair
 
     if arg is None:
         rainy, clean = sample_pair()
         items = [(Path(rainy).name, read_image(rainy), read_image(clean))]
     elif Path(arg).is_dir():
-        items = [(p.name, *p.load()) for p in discover(arg)[:limit]]
+        items = _folder(Path(arg), limit)
     else:
         items = [(Path(arg).name, read_image(arg), None)]
     if size:
@@ -58,6 +63,22 @@ def load_images(arg: str | None, size, limit: int) -> list:
 
         items = [(n, fit(r), fit(c)) for n, r, c in items]
     return items
+
+
+def _folder(root: Path, limit: int) -> list:
+    """A dataset folder (pairs: quality is scored too), or else any folder of rainy images."""
+    from spikerain.errors import DatasetError, InputError
+    from spikerain.imageio import IMAGE_SUFFIXES, read_image
+    from spikerain.models.data import discover
+
+    try:
+        return [(p.name, *p.load()) for p in discover(root)[:limit]]
+    except DatasetError as e:
+        files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)[:limit]
+        if not files:
+            raise InputError(f"{root} holds no images ({e})",
+                             fix=f"put {'/'.join(IMAGE_SUFFIXES)} files there") from None
+        return [(p.name, read_image(p), None) for p in files]
 
 
 def run(args) -> int:
@@ -93,6 +114,9 @@ def run(args) -> int:
         for path in (args.checkpoint, args.baseline_checkpoint):
             if path:
                 read_checkpoint(path)
+    if args.dim is not None and (args.dim < 16 or args.dim % 8):
+        raise UsageError(f"--dim {args.dim}: the attention bottlenecks need a multiple of 8 of at least 16",
+                         fix="use e.g. --dim 16, 24 or 48")
     tables = load_models(args.tables)
     images = load_images(args.images, args.size, args.limit)
     small = [(n, r.shape[:2]) for n, r, _ in images if min(r.shape[:2]) < MIN_SIDE]
@@ -103,7 +127,8 @@ def run(args) -> int:
     with workdir() as tmp:
         wd = Path(tmp) if args.source == "lava" else None
         log.info("converting %s and %s", args.model, args.baseline)
-        nets = [prepare(args.model, args.checkpoint, wd), prepare(args.baseline, args.baseline_checkpoint, wd)]
+        nets = [prepare(args.model, args.checkpoint, wd, args.dim),
+                prepare(args.baseline, args.baseline_checkpoint, wd, args.dim)]
         done = [0]
 
         with progress("energy", total=len(images) * 2, enabled=progress_enabled(args.quiet > 0)) as advance:
@@ -112,6 +137,13 @@ def run(args) -> int:
                 advance(done[0], info=f"{name} on image {i + 1}")
 
             report = estimate(images, nets, tables, source=args.source, tile=args.tile, progress=step)
+    if args.explain:
+        from spikerain.energy.explain import explain
+
+        log.info("explain: the authors' configurations (VLIF-Net dim 24, ESDNet dim 48) on the same images")
+        ckpt = {args.model: args.checkpoint, args.baseline: args.baseline_checkpoint}
+        report["explain"] = explain(report, images, tables, tile=args.tile, vlif_checkpoint=ckpt.get("vlifnet"),
+                                    esd_checkpoint=ckpt.get("esdnet"))
     files = None
     if args.out:
         from spikerain.energy.report import write_report

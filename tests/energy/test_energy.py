@@ -151,7 +151,8 @@ def test_cli_energy_report(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["energy", "--json", "--size", "64", "64", "-o", str(out)]) == 0
     rep = json.loads(capsys.readouterr().out)
-    models = {"paper-45nm", "paper-45nm-rate", "neurobench", "rolls-77fJ", "loihi1-event", "loihi1-event+static"}
+    models = {"paper-45nm", "paper-45nm-rate", "neurobench", "rolls-77fJ", "loihi1-event", "loihi1-event+static",
+              "authors-thop"}
     assert set(rep["energy_pj"]["vlifnet"]) == models and set(rep["ratio"]) == models
     for m in models:
         assert rep["ratio"][m] == pytest.approx(rep["energy_pj"]["vlifnet"][m] / rep["energy_pj"]["esdnet"][m])
@@ -168,6 +169,7 @@ def test_cli_energy_report(tmp_path, capsys):
 def test_large_images_are_tiled_and_tile_counts_add_up():
     from spikerain.energy.estimate import Network, run_network
     from spikerain.energy.plan import add_records
+    from spikerain.energy.thop import thop_record
 
     g = graph()
     net = Network("toy", g, g, "none")
@@ -178,6 +180,44 @@ def test_large_images_are_tiled_and_tile_counts_add_up():
     for y in range(0, 12, 4):
         for x in range(0, 8, 4):
             tile = np.ascontiguousarray(img[y:y + 4, x:x + 4].transpose(2, 0, 1)).astype(np.float64)
-            expected = add_records(expected, collect_fast(g, tile)[0])
+            c = collect_fast(g, tile)[0]
+            c["thop"] = thop_record(g, (4, 4))  # the toy graph has no thop-visible nodes: an empty section
+            expected = add_records(expected, c)
     assert counts == expected
     assert counts["synapses"]["c"]["elements_per_step"] == 3 * 12 * 8  # every tile's input, summed
+
+
+def test_energy_input_folders_and_usage_errors(tmp_path, capsys):
+    from spikerain.commands.energy import load_images
+    from spikerain.imageio import write_image
+
+    rng = np.random.default_rng(6)
+    for name in ("b.png", "a.png"):
+        write_image(tmp_path / name, rng.random((20, 24, 3)).astype(np.float32))
+    items = load_images(str(tmp_path), (16, 16), 8)  # a plain folder of rainy images: no clean partners
+    assert [n for n, _, _ in items] == ["a.png", "b.png"] and all(c is None for _, _, c in items)
+    assert items[0][1].shape == (16, 16, 3)
+    (tmp_path / "empty").mkdir()
+    assert main(["energy", "--images", str(tmp_path / "empty")]) == 3
+    assert main(["energy", "--dim", "20"]) == 2  # the attention bottlenecks need a multiple of 8, at least 16
+    err = capsys.readouterr().err
+    assert "holds no images" in err and "--dim 20" in err
+
+
+def test_cli_explain_decomposes_towards_the_authors_accounting(capsys):
+    assert main(["energy", "--json", "--explain", "--size", "16", "16"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    x = rep["explain"]
+    assert [r["factor"] for r in x["rows"]] == ["start", "width", "counting", "sparsity", "energy constants"]
+    assert x["rows"][0]["ratio"] == pytest.approx(rep["ratio"]["paper-45nm"])  # the run's own networks
+    for prev, row in zip(x["rows"], x["rows"][1:], strict=False):
+        assert row["factor_x"] == pytest.approx(row["ratio"] / prev["ratio"])
+    # the last row is authors-thop on VLIF-Net dim 24 [4,4,6,6] against ESDNet dim 48: what thop sees of them
+    ops = x["thop_ops_per_image"]
+    assert x["rows"][-1]["ratio"] == pytest.approx(ops["vlifnet"] / ops["esdnet"]) == pytest.approx(0.125, abs=0.01)
+    assert x["authors_networks"]["vlifnet"]["config"]["dim"] == 24
+    assert x["authors_networks"]["vlifnet"]["weights"].startswith("random")
+    assert x["authors_networks"]["esdnet"]["config"]["dim"] == 48
+    # on the run's own (shipped, equal-width) networks the same accounting is far from 13 %
+    assert rep["ratio"]["authors-thop"] > 0.3
+    assert rep["images"][0]["size"] == [16, 16] and rep["networks"]["vlifnet"]["checkpoint"] == "shipped"
