@@ -111,11 +111,12 @@ def _dist():
 def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: bool = False,
           model_kwargs: dict | None = None, on_step: Callable[[int, int, float, float], None] | None = None,
           replica_out: str | Path | None = None, stop_after: int | None = None, init: str | Path | None = None,
-          extra_val: dict[str, list] | None = None) -> dict:
+          extra_val: dict[str, list] | None = None, time_limit: float | None = None) -> dict:
     """Train and write checkpoints to ``out``; returns a summary. ``on_step(step, total, loss, lr)``.
 
     ``stop_after`` ends the run (with a checkpoint) after that many steps of the schedule, as an interruption
-    would; ``resume=True`` then continues it exactly.
+    would; ``resume=True`` then continues it exactly. ``time_limit`` (seconds) does the same after the first step
+    that ends past it, so that a long run can take turns with other jobs in short slices.
     """
     rank, world = _dist()
     out = Path(out)
@@ -229,6 +230,10 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
                      f"{v:.2f} dB" if v is not None else "-",
                      "".join(f", {k} {entry[f'val_{k}_psnr_y']:.2f} dB" for k in extra if extra[k]))
             checkpoint(v)
+        elif time_limit is not None and time.perf_counter() - t0 > time_limit:
+            log.info("time limit reached at step %d/%d; checkpoint written, continue with --resume", step, total)
+            checkpoint(None)
+            break
     sync_buffers()
     if replica_out is not None:
         torch.save(model.state_dict(), Path(replica_out).with_suffix(f".rank{rank}.pt"))

@@ -31,6 +31,8 @@ def add_arguments(p) -> None:
     p.add_argument("--val-data", metavar="ROOT", help="a second validation set (its test split, first --val-max "
                                                       "images), e.g. a renderer left out of --data; logged as "
                                                       "val_heldout_psnr_y")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop with a checkpoint after this much wall time; --resume continues the schedule")
     p.add_argument("--refinement", action="store_true", help="VLIF-Net's Rain200L variant")
     p.add_argument("--save-replicas", help="also save each rank's final weights as PATH.rankN.pt")
 
@@ -70,7 +72,8 @@ def run(args) -> int:
                 log.debug("step %d/%d loss %.4f lr %.2e", step, total, loss, lr)
 
         summary = train(cfg, train_pairs, val_pairs, args.out, resume=args.resume, model_kwargs=kwargs,
-                        on_step=on_step, replica_out=args.save_replicas, init=args.init, extra_val=extra)
+                        on_step=on_step, replica_out=args.save_replicas, init=args.init, extra_val=extra,
+                        time_limit=args.time_limit)
     summary["out"] = args.out
     if args.json:
         print_json(summary)
