@@ -219,7 +219,7 @@ def slim_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Copy a training checkpoint without optimizer and RNG state (what spikerain ships)."""
     ckpt = read_checkpoint(src)
     model = load_model(src)
-    keep = {k: ckpt.payload[k] for k in ("step", "train_config", "history", "best_val_psnr")
-            if k in ckpt.payload}
+    keep = {k: ckpt.payload[k] for k in ("step", "train_config", "history", "best_val_psnr", "total_steps",
+                                         "warm_start") if k in ckpt.payload}
     save_checkpoint(dst, model, **keep)
 

@@ -6,6 +6,10 @@ optionally several layers at different angles (Yang et al. 2017) and haze O = a*
 
 Clean images come from scikit-image's bundled data and matplotlib's ``grace_hopper.jpg``, all offline.
 Train and test photos are disjoint by source (the two motorcycle views are one source).
+
+The ``varied`` preset draws each image with one of several independent renderers (``renderers.py``) over more
+photos (every photograph the two wheels bundle), each varied by crop, scale, stretch, flips and quarter turns.
+The older ``light``/``heavy``/``mixed`` presets keep their original photos and output, byte for byte.
 """
 
 from __future__ import annotations
@@ -117,9 +121,21 @@ def _grace_hopper() -> np.ndarray:
         return np.asarray(im.convert("RGB"))
 
 
-#: source photo -> loader. Both motorcycle views are the same scene, hence one source.
+#: source photo -> loader. Both motorcycle views are the same scene, hence one source. These are all the
+#: photographs scikit-image's wheel bundles (``microaneurysms``, 102 px, is too small to crop) and the one in
+#: matplotlib's sample data; drawings, test patterns and icons are left out.
 PHOTOS: dict[str, list[Callable[[], np.ndarray]]] = {
     "astronaut": [_skimage("astronaut")],
+    "camera": [_skimage("camera")],
+    "gravel": [_skimage("gravel")],
+    "brick": [_skimage("brick")],
+    "grass": [_skimage("grass")],
+    "moon": [_skimage("moon")],
+    "coins": [_skimage("coins")],
+    "page": [_skimage("page")],
+    "text": [_skimage("text")],
+    "cell": [_skimage("cell")],
+    "clock": [_skimage("clock")],
     "rocket": [_skimage("rocket")],
     "motorcycle": [_skimage("stereo_motorcycle"), _motorcycle_right],
     "hubble_deep_field": [_skimage("hubble_deep_field")],
@@ -130,16 +146,20 @@ PHOTOS: dict[str, list[Callable[[], np.ndarray]]] = {
     "grace_hopper": [_grace_hopper],
 }
 
+_LEGACY_TRAIN = ("astronaut", "rocket", "motorcycle", "hubble_deep_field", "retina", "immunohistochemistry")
 SPLITS: dict[str, tuple[str, ...]] = {
-    "train": ("astronaut", "rocket", "motorcycle", "hubble_deep_field", "retina", "immunohistochemistry"),
+    "train": _LEGACY_TRAIN + ("camera", "gravel", "brick", "grass", "moon", "coins", "page", "text", "cell",
+                              "clock"),
     "test": ("chelsea", "coffee", "grace_hopper"),
 }
+#: the photos of the light/heavy/mixed presets, unchanged so that their documented datasets stay reproducible
+LEGACY_SPLITS: dict[str, tuple[str, ...]] = {"train": _LEGACY_TRAIN, "test": SPLITS["test"]}
 
 
-def photos(split: str) -> list[tuple[str, np.ndarray]]:
+def photos(split: str, *, legacy: bool = False) -> list[tuple[str, np.ndarray]]:
     """(source name, float RGB image) for every photo of a split."""
     out = []
-    for src in SPLITS[split]:
+    for src in (LEGACY_SPLITS if legacy else SPLITS)[split]:
         for i, load in enumerate(PHOTOS[src]):
             img = np.asarray(load())
             if img.ndim == 2:
@@ -163,14 +183,34 @@ def random_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndar
     return img[y:y + size, x:x + size]
 
 
+def varied_crop(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random crop after a random stretch (0.8-1.25 in one axis), a flip and a quarter turn."""
+    from skimage.transform import resize
+
+    H, W = img.shape[:2]
+    stretch = float(rng.uniform(0.8, 1.25))
+    if stretch > 1.0:
+        img = resize(img, (H, round(W * stretch)), anti_aliasing=True, preserve_range=True).astype(np.float32)
+    else:
+        img = resize(img, (round(H / stretch), W), anti_aliasing=True, preserve_range=True).astype(np.float32)
+    crop = random_crop(img, size, rng)
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    if rng.random() < 0.5:
+        crop = crop[::-1]
+    return np.ascontiguousarray(np.rot90(crop, int(rng.integers(4))))
+
+
 @dataclass(frozen=True, kw_only=True)
 class SynthSpec:
-    preset: str = "light"  # "light", "heavy" or "mixed" (alternating)
+    preset: str = "light"  # "light", "heavy", "mixed" (alternating) or "varied" (the renderer mix)
     n_train: int = 64
     n_test: int = 24
     size: int = 128
     seed: int = 0
     overrides: dict = field(default_factory=dict)  # RainParams fields to override
+    renderers: tuple[str, ...] = ()  # "varied": the renderers to pick from (default all)
+    exclude: tuple[str, ...] = ()  # "varied": renderers left out
 
 
 def preset_for(preset: str, index: int) -> RainParams:
@@ -182,13 +222,30 @@ def preset_for(preset: str, index: int) -> RainParams:
 def synth_pairs(split: str, n: int, spec: SynthSpec):
     """Yield (name, rainy, clean) for ``n`` images of ``split``; seeded by (seed, split)."""
     rng = np.random.default_rng([spec.seed, 0 if split == "train" else 1])
-    sources = photos(split)
+    if spec.preset == "varied":
+        yield from _varied_pairs(split, n, spec, rng)
+        return
+    sources = photos(split, legacy=True)
     for i in range(n):
         src_name, img = sources[i % len(sources)]
         clean = random_crop(img, spec.size, rng)
         params = replace(preset_for(spec.preset, i), **spec.overrides)
         rainy = render_rain(clean, params, rng)
         yield f"{split}_{i:04d}_{src_name}", rainy, clean
+
+
+def _varied_pairs(split: str, n: int, spec: SynthSpec, rng: np.random.Generator):
+    from spikerain.models.renderers import jitter_scene, render_with, resolve
+
+    mix = resolve(spec.renderers, spec.exclude)
+    sources = photos(split)
+    for i in range(n):
+        src_name, img = sources[int(rng.integers(len(sources)))]
+        name = mix[int(rng.integers(len(mix)))]
+        clean = jitter_scene(varied_crop(img, spec.size, rng), rng)
+        clean = (np.round(clean * 255) / 255).astype(np.float32)  # the 8-bit target the PNG will hold
+        rainy = render_with(clean, name, rng)
+        yield f"{split}_{i:04d}_{name}_{src_name}", rainy, clean
 
 
 def write_synthetic(out_dir, spec: SynthSpec, progress: Callable[[int, int], None] | None = None) -> dict:
@@ -209,4 +266,10 @@ def write_synthetic(out_dir, spec: SynthSpec, progress: Callable[[int, int], Non
             if progress is not None:
                 progress(done, total)
         counts[split] = n
-    return {"out": str(out), "counts": counts, "photos": {k: list(v) for k, v in SPLITS.items()}}
+    splits = SPLITS if spec.preset == "varied" else LEGACY_SPLITS
+    summary = {"out": str(out), "counts": counts, "photos": {k: list(v) for k, v in splits.items()}}
+    if spec.preset == "varied":
+        from spikerain.models.renderers import resolve
+
+        summary["renderers"] = list(resolve(spec.renderers, spec.exclude))
+    return summary

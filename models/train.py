@@ -9,6 +9,11 @@ Checkpoints are written atomically and hold the model config, state dict, optimi
 states, so ``--resume`` continues exactly. A non-finite loss stops training with :class:`TrainingError`, leaving
 the last good checkpoint in place. Under ``torchrun`` the model is wrapped in DistributedDataParallel (gloo on
 CPU); each rank draws its own crops, and only rank 0 writes checkpoints.
+
+``init`` warm-starts from another checkpoint's weights (fine-tuning: a fresh optimizer and schedule, usually
+with a lower ``--lr``); the checkpoint then records ``warm_start`` (the source's steps, recipe and validation
+history) and ``total_steps``, the iterations the weights have seen in all. ``extra_val`` adds named validation
+sets (e.g. a renderer left out of the training data) whose Y-PSNR joins each history entry.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +110,13 @@ def _dist():
 
 def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: bool = False,
           model_kwargs: dict | None = None, on_step: Callable[[int, int, float, float], None] | None = None,
-          replica_out: str | Path | None = None, stop_after: int | None = None) -> dict:
+          replica_out: str | Path | None = None, stop_after: int | None = None, init: str | Path | None = None,
+          extra_val: dict[str, list] | None = None, time_limit: float | None = None) -> dict:
     """Train and write checkpoints to ``out``; returns a summary. ``on_step(step, total, loss, lr)``.
 
     ``stop_after`` ends the run (with a checkpoint) after that many steps of the schedule, as an interruption
-    would; ``resume=True`` then continues it exactly.
+    would; ``resume=True`` then continues it exactly. ``time_limit`` (seconds) does the same after the first step
+    that ends past it, so that a long run can take turns with other jobs in short slices.
     """
     rank, world = _dist()
     out = Path(out)
@@ -120,6 +127,7 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
     torch.manual_seed(cfg.seed)
     step = 0
     state = None
+    warm_start = None
     if resume:
         ckpt = read_checkpoint(out)
         state = ckpt.payload
@@ -129,6 +137,19 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
         saved_cfg = state.get("train_config", {})
         if saved_cfg.get("model") != cfg.model:
             raise UsageError(f"--resume: {out} was trained as {saved_cfg.get('model')}, not {cfg.model}")
+        warm_start = state.get("warm_start")
+    elif init is not None:
+        src = read_checkpoint(init)
+        if not src.config or src.config.get("model") != cfg.model:
+            raise UsageError(f"--init: {init} is not a spikerain {cfg.model} checkpoint",
+                             fix=f"pass a checkpoint written by spikerain train --model {cfg.model}")
+        model = build_from_config(src.config)
+        model.load_state_dict(src.state_dict)
+        cfg = replace(cfg, dim=int(src.config.get("dim", cfg.dim)))  # the width is the source's
+        p = src.payload
+        warm_start = {"from": Path(init).name, "steps": int(p.get("total_steps", p.get("step", 0))),
+                      "train_config": p.get("train_config", {}), "history": p.get("history", []),
+                      "earlier": p.get("warm_start")}
     else:
         model = build_model(cfg.model, dim=cfg.dim, **(model_kwargs or {}))
     net: nn.Module = model
@@ -146,6 +167,8 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
         torch.set_rng_state(state["torch_rng"])
 
     val = [(r, c) for _, r, c in val_pairs]
+    extra = {k: [(r, c) for _, r, c in v] for k, v in (extra_val or {}).items()}
+    prior = warm_start["steps"] if warm_start else 0
     best = state.get("best_val_psnr", -math.inf) if state else -math.inf
     history = list(state.get("history", [])) if state else []
 
@@ -170,9 +193,11 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
             dist.all_gather_object(rng_states, sampler.rng.bit_generator.state)
         if rank != 0:
             return
+        more = {"warm_start": warm_start} if warm_start else {}
         save_checkpoint(out, model, optimizer=opt.state_dict(), scheduler=sched.state_dict(), step=step,
                         crop_rng=rng_states, torch_rng=torch.get_rng_state(), train_config=asdict(cfg),
-                        best_val_psnr=best, history=history, last_val_psnr=val_psnr)
+                        best_val_psnr=best, history=history, last_val_psnr=val_psnr, total_steps=prior + step,
+                        **more)
 
     net.train()
     t0 = time.perf_counter()
@@ -197,14 +222,22 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
             v = evaluate_psnr(model, val) if val and rank == 0 else None
             if v is not None:
                 best = max(best, v)
-            history.append({"step": step, "loss": loss_value, "val_psnr_y": v})
-            log.info("step %d/%d loss %.4f val Y-PSNR %s", step, total, loss_value,
-                     f"{v:.2f} dB" if v is not None else "-")
+            entry = {"step": step, "loss": loss_value, "val_psnr_y": v}
+            if rank == 0:
+                entry.update({f"val_{k}_psnr_y": evaluate_psnr(model, p) for k, p in extra.items() if p})
+            history.append(entry)
+            log.info("step %d/%d loss %.4f val Y-PSNR %s%s", step, total, loss_value,
+                     f"{v:.2f} dB" if v is not None else "-",
+                     "".join(f", {k} {entry[f'val_{k}_psnr_y']:.2f} dB" for k in extra if extra[k]))
             checkpoint(v)
+        elif time_limit is not None and time.perf_counter() - t0 > time_limit:
+            log.info("time limit reached at step %d/%d; checkpoint written, continue with --resume", step, total)
+            checkpoint(None)
+            break
     sync_buffers()
     if replica_out is not None:
         torch.save(model.state_dict(), Path(replica_out).with_suffix(f".rank{rank}.pt"))
     seconds = time.perf_counter() - t0
-    return {"steps": step, "steps_this_run": step - start_step, "seconds": seconds,
+    return {"steps": step, "total_steps": prior + step, "steps_this_run": step - start_step, "seconds": seconds,
             "best_val_psnr_y": best, "history": history, "world_size": world}
 

@@ -28,6 +28,13 @@ def add_arguments(p) -> None:
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--val-max", type=int, default=8, help="validation images used (first N of test/)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
+    p.add_argument("--init", metavar="CKPT", help="fine-tune: start from these weights (network and width come "
+                                                   "from CKPT; fresh optimizer and schedule, e.g. with a lower --lr)")
+    p.add_argument("--val-data", metavar="ROOT", help="a second validation set (its test split, first --val-max "
+                                                      "images), e.g. a renderer left out of --data; logged as "
+                                                      "val_heldout_psnr_y")
+    p.add_argument("--time-limit", type=float, metavar="SECONDS",
+                   help="stop with a checkpoint after this much wall time; --resume continues the schedule")
     p.add_argument("--refinement", action="store_true", help="VLIF-Net's Rain200L variant")
     p.add_argument("--save-replicas", help="also save each rank's final weights as PATH.rankN.pt")
 
@@ -58,6 +65,7 @@ def _check(args) -> None:
 def run(args) -> int:
     import torch
 
+    from spikerain.errors import UsageError
     from spikerain.models.data import discover, load_pairs
     from spikerain.models.train import TrainConfig, train
 
@@ -69,6 +77,9 @@ def run(args) -> int:
     except Exception:  # a dataset without test/ trains without validation
         val_pairs = []
         log.warning("no test split under %s: training without validation", args.data)
+    if args.init and args.resume:
+        raise UsageError("--init and --resume exclude each other", fix="--resume continues --out; drop --init")
+    extra = {"heldout": load_pairs(discover(args.val_data, "test"))[: args.val_max]} if args.val_data else None
     cfg = TrainConfig(model=args.model, dim=args.dim, epochs=args.epochs, iters=args.iters, batch=args.batch,
                       patch=args.patch, lr=args.lr, seed=args.seed, val_every=args.val_every)
     kwargs = {"refinement": True} if args.refinement and args.model == "vlifnet" else {}
@@ -87,7 +98,8 @@ def run(args) -> int:
                 log.debug("step %d/%d loss %.4f lr %.2e", step, total, loss, lr)
 
         summary = train(cfg, train_pairs, val_pairs, args.out, resume=args.resume, model_kwargs=kwargs,
-                        on_step=on_step, replica_out=args.save_replicas)
+                        on_step=on_step, replica_out=args.save_replicas, init=args.init, extra_val=extra,
+                        time_limit=args.time_limit)
     summary["out"] = args.out
     if args.json:
         print_json(summary)
