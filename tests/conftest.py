@@ -1,15 +1,12 @@
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("SPIKERAIN_SHARED", REPO.parent / "shared"))
-REFERENCE = SHARED / "reference"
+#: golden data shipped with the tests; tests/golden/README.md gives each file's provenance
+GOLDEN = REPO / "tests" / "golden"
 
 
 @pytest.fixture(scope="session")
 def reference() -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"golden reference data not found at {REFERENCE} (set SPIKERAIN_SHARED)")
-    return REFERENCE
+    return GOLDEN

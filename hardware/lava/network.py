@@ -4,7 +4,7 @@
 ``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, and spikerain ``Segment``s for the
 rest. :func:`run_network` runs it with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the
 output frames from the sink and every layer's non-zero count per timestep from the segments, and stops the
-runtime only when the run succeeded (``shared/spec/loihi_lava.md`` §8).
+runtime only when the run succeeded (``docs/sources.md`` §3.3).
 """
 
 from __future__ import annotations

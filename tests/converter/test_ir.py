@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -50,8 +52,18 @@ def test_table_printer_lists_every_node():
     assert "conv2d" in t and "4x2x8x8" in t and t.splitlines()[-1].startswith("6 nodes")
 
 
-def test_every_op_is_registered_once_with_distinct_names():
-    assert len(ir.OPS) == len(set(ir.OPS)) and "lif" in ir.OPS and "temporal_conv" in ir.OPS
+def test_every_op_is_registered_under_its_own_name_and_a_second_registration_is_refused():
+    assert all(cls.op == op for op, cls in ir.OPS.items())
+    assert len(set(ir.OPS.values())) == len(ir.OPS)  # no class under two names
+    assert {"lif", "temporal_conv", "q_lif", "q_dense_synapse"} <= set(ir.OPS)
+
+    @dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
+    class Clash(ir.Node):
+        op = "lif"
+
+    with pytest.raises(ValueError, match="registered twice"):
+        ir.register_op(Clash)
+    assert ir.OPS["lif"] is ir.LIF
 
 
 def test_size_multiple_is_derived_from_the_graph_and_agrees_with_the_models():

@@ -1,4 +1,4 @@
-"""netx import/export against lava-dl's own ground truth (shared/reference/netx), run by the numpy reference
+"""netx import/export against lava-dl's own ground truth (tests/golden/netx), run by the numpy reference
 and the fast simulator with lava-dl's stepping and comparison."""
 
 import h5py

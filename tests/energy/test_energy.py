@@ -157,7 +157,7 @@ def test_cli_energy_report(tmp_path, capsys):
         assert rep["ratio"][m] == pytest.approx(rep["energy_pj"]["vlifnet"][m] / rep["energy_pj"]["esdnet"][m])
         assert rep["verdict"][m]["holds"] == (rep["ratio"][m] <= 0.18)
     assert len(rep["images"]) == 1 and rep["images"][0]["psnr_y"]["vlifnet"] > 10
-    # the networks' binary-input share of dense synaptic work (shared/spec/energy.md section 8: 9.5 % / 67.6 %)
+    # the networks' binary-input share of dense synaptic work (docs/sources.md section 5: 9.5 % / 67.6 %)
     assert rep["shares"]["vlifnet"]["binary_input_dense_share"] == pytest.approx(0.094, abs=0.01)
     assert rep["shares"]["esdnet"]["binary_input_dense_share"] == pytest.approx(0.674, abs=0.01)
     for f in ("energy.json", "energy.md", "energy_layers.png", "firing_rates.png", "energy_ratio.png"):
