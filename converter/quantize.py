@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
 from spikerain.errors import UnsupportedOpError
 
@@ -41,9 +42,9 @@ class QuantConfig:
 
 
 #: the signed 24-bit accumulator of a Loihi synapse group (Lava's Conv wraps there)
-ACC_LIMIT = float(1 << 23)
+ACC_LIMIT = float(1 << (loihi.CONV_ACC_BITS - 1))
 #: Lava's LIF threshold mantissa (17 bits, unsigned)
-VTH_MAX = (1 << 17) - 1
+VTH_MAX = loihi.VTH_MANT_MAX
 
 
 def choose_frac(max_abs: float, bits: int, cfg: QuantConfig) -> int:
@@ -159,7 +160,8 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
             f = ins[0].frac
             vth = int(round(n.v_threshold * 2.0**f))
             e = _Edge(0, 1, "spike")
-            new = q.QLIF(**common, du=4095, dv=int(round(4096 * (1.0 - 1.0 / n.tau))), vth=vth, frac=0, bits=1)
+            dv = int(round(loihi.DECAY_UNITY * (1.0 - 1.0 / n.tau)))
+            new = q.QLIF(**common, du=loihi.DU_MAX, dv=dv, vth=vth, frac=0, bits=1)
             info.update(vth=vth, threshold_error=vth / 2.0**f - n.v_threshold)
         elif isinstance(n, ir.NILIF):
             lb = int(round(math.log2(n.levels)))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir.node import Node, Shape, register_op
 from spikerain.converter.ir.synapse import Conv2d, Dense, TemporalConv
 from spikerain.converter.ir.tensor import Concat, PatchToTime, Reduce, RepeatT, TimeToPatch, _broadcast
@@ -137,9 +138,9 @@ class QLIF(QNode):
     ``reset_interval`` > 0, u and v are zeroed before frame t when t % reset_interval == reset_offset
     (Lava's ``LIFReset``)."""
 
-    du: int = 4095
-    dv: int = 2048
-    vth: int = 0  # mantissa; effective threshold vth << 6, strict '>'
+    du: int = loihi.DU_MAX  # the current holds only this step's input
+    dv: int = loihi.DECAY_UNITY // 2  # v halves every step
+    vth: int = 0  # mantissa; effective threshold vth << VTH_SHIFT, strict '>'
     bias_mant: int = 0
     bias_exp: int = 0
     bias_map: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir.synapse import pair
 from spikerain.hardware.kernels.reference import reference_kernel
 from spikerain.hardware.lava.schedule import Schedule, build_schedule
@@ -91,13 +92,13 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             src = u.inputs[0].value
             (sh, sw), (ph, pw) = pair(node.stride), pair(node.padding)
             proc = Conv(weight=lava_conv_weight(w), input_shape=s.lava_shape[src], padding=(pw, ph),
-                        stride=(sw, sh), num_message_bits=0 if _binary(by, src) else 24, name=u.name)
+                        stride=(sw, sh), num_message_bits=0 if _binary(by, src) else loihi.MESSAGE_BITS, name=u.name)
             net.model_map[proc] = PyConvModelFixedVectorised if conv_model == "vectorised" else PyConvModelFixed
         elif u.kind == "dense":
             node = by[u.nodes[0]]
             common = {"weights": node.weight_mant.astype(np.int32), "weight_exp": node.weight_exp,
                       "num_weight_bits": node.num_weight_bits,
-                      "num_message_bits": 0 if _binary(by, u.inputs[0].value) else 24, "name": u.name}
+                      "num_message_bits": 0 if _binary(by, u.inputs[0].value) else loihi.MESSAGE_BITS, "name": u.name}
             if node.delays.size:
                 proc = DelayDense(delays=node.delays.astype(int), max_delay=int(node.delays.max()), **common)
             else:
