@@ -8,28 +8,43 @@ from __future__ import annotations
 import sys
 
 
+def _load_stages() -> None:
+    """Import every stage module, so that each registers its table."""
+    import spikerain.converter.interchange.netx_io  # noqa: F401
+    import spikerain.converter.interchange.onnx_io  # noqa: F401
+    import spikerain.converter.quantize  # noqa: F401
+    import spikerain.energy.plan  # noqa: F401
+    import spikerain.hardware.fastsim.float_kernels  # noqa: F401
+    import spikerain.hardware.fastsim.int_kernels  # noqa: F401
+    import spikerain.hardware.kernels.reference  # noqa: F401
+    import spikerain.hardware.lava.schedule  # noqa: F401
+    import spikerain.hardware.mapping  # noqa: F401
+
+
+HEAD = ["IR op", "level", "role", "placement", "quantize", "numpy reference", "fast simulator", "Lava process",
+        "mapping", "energy", "netx", "ONNX"]
+
+
 def rows() -> list[list[str]]:
-    from spikerain.converter.interchange.netx_io import NETX_OPS
+    """One row per IR op; each stage column is that stage's registry entry ("-": the stage refuses the op)."""
     from spikerain.converter.ir.node import OPS
-    from spikerain.hardware.fastsim.float_kernels import FLOAT_KERNELS
-    from spikerain.hardware.fastsim.int_kernels import INT_KERNELS
-    from spikerain.hardware.kernels.reference import REFERENCE
-    from spikerain.hardware.lava.schedule import NEURON_OPS, SYNAPSE_OPS
+    from spikerain.converter.ir.registry import STAGES
+
+    _load_stages()
+
+    def has(stage: str, cls) -> str:
+        return "yes" if cls in STAGES[stage] else "-"
 
     out = []
     for op, cls in sorted(OPS.items(), key=lambda kv: (kv[0].startswith("q_"), kv[0])):
         quantized = op.startswith("q_")
-        if quantized:
-            lava = NEURON_OPS.get(op) or SYNAPSE_OPS.get(op) or "Segment (spikerain)"
-            if op == "q_input":
-                lava = "RingBuffer source (host quantizes)"
-            if op == "q_conv2d":
-                lava = "Conv (+ a Segment requantizes, unless it is the identity)"
-            kernels = ("yes" if op in REFERENCE else "-", "yes" if op in INT_KERNELS else "-")
-        else:
-            lava, kernels = "-", ("-", "yes" if op in FLOAT_KERNELS else "-")
-        out.append([f"`{op}`", "quantized" if quantized else "float", cls.placement, *kernels, lava,
-                    "yes" if op in NETX_OPS else "-", "-" if quantized else "yes"])
+        lava = STAGES["Lava"].get(cls)
+        fast = "fast simulator (integer)" if quantized else "fast simulator (float)"
+        out.append([f"`{op}`", "quantized" if quantized else "float", cls.role, cls.placement,
+                    has("quantize", cls), has("numpy reference", cls), has(fast, cls),
+                    lava.process if lava else "-", STAGES["mapping"].get(cls, "-"),
+                    STAGES["energy"].get(cls).kind if cls in STAGES["energy"] else "-", has("netx export", cls),
+                    has("ONNX export", cls)])
     return out
 
 
@@ -40,13 +55,16 @@ def frontend_modules() -> list[str]:
 
 
 def markdown() -> str:
-    head = ["IR op", "level", "placement", "numpy reference", "fast simulator", "Lava process", "netx", "ONNX"]
+    head = HEAD
     lines = ["# Supported ops", "",
              "Generated from the registries by `python -m spikerain.converter.support`; a test fails when this "
-             "page is stale. Float ops come from the PyTorch frontend and run in the float fast simulator and in "
-             "ONNX; quantized ops are what the artifact holds: the numpy reference defines their integers, the "
-             "fast simulator matches it bit for bit, and the Lava backend realises each with a stock process or a "
-             "spikerain `Segment`. netx: the ops a lava-dl netx file can hold (import and export).", "",
+             "page is stale. Each column after `placement` is one stage's registry (keyed on the op class, next to "
+             "the code it dispatches to; `docs/architecture.md` lists where): `-` means the stage refuses the op "
+             "with `UnsupportedOpError` naming op, stage and node. Float ops come from the PyTorch frontend and "
+             "run in the float fast simulator and in ONNX; quantized ops are what the artifact holds: the numpy "
+             "reference defines their integers, the fast simulator matches it bit for bit, and the Lava backend "
+             "realises each with a stock process or a spikerain `Segment`. mapping: how the op costs cores; "
+             "energy: how it is counted. netx: the ops a lava-dl netx file can hold (import and export).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows()]
     lines += ["", "## PyTorch modules the frontend converts", "",

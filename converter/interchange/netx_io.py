@@ -25,6 +25,7 @@ from spikerain.atomic import atomic_path
 from spikerain.converter import ir
 from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
 from spikerain.errors import InputError
 
@@ -247,7 +248,13 @@ def _write_neuron(grp, node: ir.Node) -> None:
 
 NEURONS = (q.QLIF, q.QDelta, q.QSigmaDelta, q.QSigma)
 #: IR ops a netx file holds (import produces them, export writes them)
-NETX_OPS = frozenset(c.op for c in (q.QInput, q.QRepeatT, q.QConv2d, q.QDenseSynapse, *NEURONS, q.QOutput))
+#: quantized op class -> its part of a netx file; other ops have no netx form (export refuses the graph)
+NETX_EXPORT: OpRegistry[str] = OpRegistry("netx export", what="netx form")
+for _cls, _form in ((q.QInput, "input layer"), (q.QRepeatT, "input layer (steps)"), (q.QConv2d, "conv synapse"),
+                    (q.QDenseSynapse, "dense synapse"), *((c, "neuron group") for c in NEURONS),
+                    (q.QOutput, "network output")):
+    NETX_EXPORT.add(_cls, _form)
+NETX_OPS = frozenset(NETX_EXPORT.ops())
 
 
 def export_netx(graph: ir.Graph, path: str | os.PathLike) -> None:

@@ -16,19 +16,17 @@ import torch.nn.functional as F
 
 from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import UnsupportedOpError
 
 Kernel = Callable[..., torch.Tensor]
-INT_KERNELS: dict[str, Kernel] = {}
+#: quantized op class -> its vectorised kernel, bit-exact with the numpy reference
+INT_KERNELS: OpRegistry[Kernel] = OpRegistry("fast simulator (integer)", what="fast-simulator kernel")
 
 
 def kernel(op: str):
     def deco(fn):
-        if op in INT_KERNELS:
-            raise ValueError(f"fast-sim kernel for {op} registered twice")
-        INT_KERNELS[op] = fn
-        return fn
+        return INT_KERNELS.add(op, fn)
 
     return deco
 
@@ -348,9 +346,6 @@ def k_sigma(n: q.QSigma, x, stats=None):
     return torch.cumsum(x, dim=0)
 
 
-def int_kernel(op: str) -> Kernel:
-    try:
-        return INT_KERNELS[op]
-    except KeyError:
-        raise UnsupportedOpError(f"the fast simulator has no kernel for quantized op {op!r}",
-                                 supported=sorted(INT_KERNELS)) from None
+def int_kernel(op) -> Kernel:
+    """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
+    return INT_KERNELS.lookup(op)

@@ -12,8 +12,8 @@ import numpy as np
 
 from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.fixed import (
     clip_count,
     round_div,
@@ -23,15 +23,13 @@ from spikerain.hardware.kernels.fixed import (
 )
 
 Kernel = Callable[..., np.ndarray]
-REFERENCE: dict[str, Kernel] = {}
+#: quantized op class -> its integer semantics (the one definition the fast simulator and Lava are held to)
+REFERENCE: OpRegistry[Kernel] = OpRegistry("numpy reference", what="reference kernel")
 
 
 def kernel(op: str):
     def deco(fn):
-        if op in REFERENCE:
-            raise ValueError(f"reference kernel for {op} registered twice")
-        REFERENCE[op] = fn
-        return fn
+        return REFERENCE.add(op, fn)
 
     return deco
 
@@ -304,12 +302,9 @@ def k_sigma(n: q.QSigma, x, stats=None):
     return np.cumsum(x, axis=0)
 
 
-def reference_kernel(op: str) -> Kernel:
-    try:
-        return REFERENCE[op]
-    except KeyError:
-        raise UnsupportedOpError(f"no reference kernel for quantized op {op!r}", supported=sorted(REFERENCE)) \
-            from None
+def reference_kernel(op) -> Kernel:
+    """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
+    return REFERENCE.lookup(op)
 
 
 def run_reference(graph, images: np.ndarray, *, keep: bool = False, stats: dict | None = None) -> dict:
@@ -318,5 +313,5 @@ def run_reference(graph, images: np.ndarray, *, keep: bool = False, stats: dict 
     for node in graph.nodes:
         args = [values[i] for i in node.inputs] if node.inputs else [images]
         node_stats = None if stats is None else stats.setdefault(node.name, {})
-        values[node.name] = reference_kernel(node.op)(node, *args, stats=node_stats)
+        values[node.name] = reference_kernel(node)(node, *args, stats=node_stats)
     return values if keep else {o: values[o] for o in graph.outputs}

@@ -110,7 +110,7 @@ class PySegmentModelBase(PyLoihiProcessModel):
         if node.op == "q_conv2d":
             return requantize(node, buf[acc_value(node.name)][j])
         ins = self.plan.reads[node.name]
-        kernel = reference_kernel(node.op)
+        kernel = reference_kernel(node)
         if not time_mixing(node):
             args = [buf[i][j if self.plan.frames[i] > 1 else 0][None] for i in ins]
             return kernel(node, *args)[0]
