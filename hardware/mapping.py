@@ -18,7 +18,7 @@ Model (documented in docs/mapping.md):
 - placement: cores are numbered in layer order and laid out row by row on each chip's mesh; a layer's spikes
   travel the Manhattan distance between its cores' centre and each consumer's (``hops_out``, for the energy
   model);
-- steps per image come from the Lava schedule (``hardware/lava/schedule.py``): the pipeline depth plus the
+- steps per image come from the Lava schedule (``hardware/schedule.py``): the pipeline depth plus the
   frames of the output.
 """
 
@@ -169,7 +169,7 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
         busiest_ns = max(busiest_ns, per_core_ns)
     layers = _place_and_route(g, layers, c)
     cores = sum(layer.cores for layer in layers)
-    from spikerain.hardware.lava.schedule import build_schedule
+    from spikerain.hardware.schedule import build_schedule
 
     steps = build_schedule(g).steps
     step_ns = busiest_ns + lat["barrier_sync"]

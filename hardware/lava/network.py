@@ -1,6 +1,6 @@
 """Build and run the Lava process graph of a quantized artifact (runs in the Lava interpreter; torch-free).
 
-:func:`build_network` turns a :class:`~spikerain.hardware.lava.schedule.Schedule` into Lava processes: stock
+:func:`build_network` turns a :class:`~spikerain.hardware.schedule.Schedule` into Lava processes: stock
 ``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, and spikerain ``Segment``s for the
 rest. :func:`run_network` runs it with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the
 output frames from the sink and every layer's non-zero count per timestep from the segments, and stops the
@@ -18,7 +18,7 @@ from spikerain.converter import ir
 from spikerain.converter.ir import loihi
 from spikerain.converter.ir.synapse import pair
 from spikerain.hardware.kernels.reference import reference_kernel
-from spikerain.hardware.lava.schedule import Schedule, build_schedule
+from spikerain.hardware.schedule import Schedule, build_schedule
 
 CONV_MODELS = ("vectorised", "stock")
 
@@ -230,7 +230,7 @@ def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> L
         data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
         frames = [data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
                   for j in range(out_port.frames)]
-        from spikerain.energy.plan import Accumulator
+        from spikerain.counting.plan import Accumulator
 
         acc = Accumulator()
         nz = int(np.count_nonzero(net.input_q))

@@ -26,10 +26,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from spikerain.converter.artifact import save_artifact
-    from spikerain.converter.convert import convert_model, default_calibration_images, load_calibration_dir
     from spikerain.converter.quantize import QuantConfig
     from spikerain.errors import UsageError
     from spikerain.models.checkpoint import load_default_or
+    from spikerain.pipeline.convert import convert_model, default_calibration_images, load_calibration_dir
 
     if args.calib_size % 8 or args.calib_size < 16:
         raise UsageError("--calib-size must be a multiple of 8, at least 16")

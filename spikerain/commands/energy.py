@@ -58,9 +58,9 @@ def load_images(arg: str | None, size, limit: int) -> list:
 
 def run(args) -> int:
     from spikerain.console import progress, progress_enabled
-    from spikerain.energy.estimate import estimate, prepare, workdir
     from spikerain.energy.models import load_models
     from spikerain.errors import UsageError
+    from spikerain.pipeline.estimate import estimate, prepare, workdir
 
     if args.model == args.baseline:
         raise UsageError("--model and --baseline are the same network", fix="compare two different networks")

@@ -28,9 +28,9 @@ def run(args) -> int:
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import size_multiple
     from spikerain.errors import UsageError, VerificationError
-    from spikerain.hardware.verify import center_crop, verify_crop
     from spikerain.imageio import read_image
     from spikerain.models.samples import sample_pair
+    from spikerain.pipeline.verify import center_crop, verify_crop
 
     g = load_artifact(args.artifact)
     m = size_multiple(g)

@@ -10,12 +10,12 @@ import pytest
 import spikerain.converter.interchange.netx_io  # noqa: F401  (each import registers its stage)
 import spikerain.converter.interchange.onnx_io  # noqa: F401
 import spikerain.converter.quantize  # noqa: F401
-import spikerain.energy.plan  # noqa: F401
+import spikerain.counting.plan  # noqa: F401
 import spikerain.hardware.fastsim.float_kernels  # noqa: F401
 import spikerain.hardware.fastsim.int_kernels  # noqa: F401
 import spikerain.hardware.kernels.reference  # noqa: F401
-import spikerain.hardware.lava.schedule  # noqa: F401
 import spikerain.hardware.mapping  # noqa: F401
+import spikerain.hardware.schedule  # noqa: F401
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.registry import STAGES
@@ -74,7 +74,7 @@ def test_traits_are_declared_by_every_op():
 
 
 def test_dense_synapse_costs_its_real_fan_in_and_weight_bits_consistently_with_energy():
-    from spikerain.energy.plan import EnergyPlan
+    from spikerain.counting.plan import EnergyPlan
     from spikerain.hardware.constraints import load_constraints
     from spikerain.hardware.mapping import layer_cost
 
@@ -120,13 +120,13 @@ def test_an_op_no_stage_knows_is_refused_by_every_entry_point(novel_ops):
 
     from spikerain.converter.interchange.onnx_io import export_onnx
     from spikerain.converter.quantize import quantize
-    from spikerain.energy.plan import EnergyPlan
+    from spikerain.counting.plan import EnergyPlan
     from spikerain.hardware.constraints import load_constraints
     from spikerain.hardware.fastsim.float_kernels import run_float
     from spikerain.hardware.fastsim.simulate import simulate
     from spikerain.hardware.kernels.reference import run_reference
-    from spikerain.hardware.lava.schedule import build_schedule
     from spikerain.hardware.mapping import map_to_cores
+    from spikerain.hardware.schedule import build_schedule
 
     fg = ir.validate(ir.Graph(nodes=[ir.Input(name="x"), ir.RepeatT(name="r", inputs=("x",)),
                                      _Novel(name="blk.new", inputs=("r",)), ir.Output(name="o", inputs=("blk.new",))],

@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from spikerain.converter.support import markdown, rows
+from spikerain.pipeline.support import markdown, rows
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "supported-ops.md"
 
 
 def test_supported_ops_page_is_current():
-    assert DOC.read_text() == markdown(), "regenerate: python -m spikerain.converter.support > docs/supported-ops.md"
+    assert DOC.read_text() == markdown(), "regenerate: python -m spikerain.pipeline.support > docs/supported-ops.md"
 
 
 def test_every_quantized_op_has_both_kernels_a_lava_process_a_core_cost_and_an_energy_rule():

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.counting.plan import add_records
 from spikerain.energy.models import EnergyTables, price
-from spikerain.energy.plan import add_records
 from spikerain.errors import UsageError
 from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS
 
@@ -42,9 +42,9 @@ class Network:
 
 def prepare(name: str, checkpoint: str | None, workdir: Path | None = None) -> Network:
     from spikerain.converter.artifact import save_artifact
-    from spikerain.converter.convert import convert_model
     from spikerain.models.checkpoint import load_default_or
     from spikerain.models.registry import model_config
+    from spikerain.pipeline.convert import convert_model
 
     model = load_default_or(checkpoint, name)
     f, q, _ = convert_model(model, report_images=1)

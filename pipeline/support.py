@@ -1,4 +1,4 @@
-"""The supported-ops table, generated from the registries (``python -m spikerain.converter.support``).
+"""The supported-ops table, generated from the registries (``python -m spikerain.pipeline.support``).
 
 docs/supported-ops.md is this module's output; ``tests/converter/test_support.py`` fails when it is stale.
 """
@@ -13,12 +13,12 @@ def _load_stages() -> None:
     import spikerain.converter.interchange.netx_io  # noqa: F401
     import spikerain.converter.interchange.onnx_io  # noqa: F401
     import spikerain.converter.quantize  # noqa: F401
-    import spikerain.energy.plan  # noqa: F401
+    import spikerain.counting.plan  # noqa: F401
     import spikerain.hardware.fastsim.float_kernels  # noqa: F401
     import spikerain.hardware.fastsim.int_kernels  # noqa: F401
     import spikerain.hardware.kernels.reference  # noqa: F401
-    import spikerain.hardware.lava.schedule  # noqa: F401
     import spikerain.hardware.mapping  # noqa: F401
+    import spikerain.hardware.schedule  # noqa: F401
 
 
 HEAD = ["IR op", "level", "role", "placement", "quantize", "numpy reference", "fast simulator", "Lava process",
@@ -57,7 +57,7 @@ def frontend_modules() -> list[str]:
 def markdown() -> str:
     head = HEAD
     lines = ["# Supported ops", "",
-             "Generated from the registries by `python -m spikerain.converter.support`; a test fails when this "
+             "Generated from the registries by `python -m spikerain.pipeline.support`; a test fails when this "
              "page is stale. Each column after `placement` is one stage's registry (keyed on the op class, next to "
              "the code it dispatches to; `docs/architecture.md` lists where): `-` means the stage refuses the op "
              "with `UnsupportedOpError` naming op, stage and node. Float ops come from the PyTorch frontend and "

@@ -24,7 +24,7 @@ from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
-from spikerain.energy.counting import axis_fanout, upsample2x_axis_fanout
+from spikerain.counting.fanout import axis_fanout, upsample2x_axis_fanout
 
 
 @dataclass(frozen=True)
