@@ -46,7 +46,7 @@ def run(args) -> int:
         from spikerain.converter.interchange.onnx_io import export_onnx
 
         export_onnx(fgraph, args.onnx)
-    qgraph.meta["checkpoint"] = str(args.checkpoint or "shipped")
+    qgraph = qgraph.with_meta(checkpoint=str(args.checkpoint or "shipped"))
     digest = save_artifact(args.output, qgraph)
     s = report["summary"]
     if args.json:

@@ -1,4 +1,5 @@
 import dataclasses
+import operator
 
 import numpy as np
 import pytest
@@ -73,3 +74,23 @@ def test_size_multiple_is_derived_from_the_graph_and_agrees_with_the_models():
     for model in (VLIFNet(dim=16), ESDNet(dim=16)):
         assert ir.size_multiple(from_torch(model.eval(), (16, 16))) == model.size_multiple
     assert ir.size_multiple(small_graph()) == 1
+
+
+def test_meta_and_shapes_are_read_only_values():
+    g = ir.validate(small_graph().with_meta(model={"dim": 16, "blocks": [1, 2]}))
+    for change in (lambda: g.meta.__setitem__("x", 1), lambda: g.meta["model"].update(dim=32),
+                   lambda: g.meta.pop("model"), lambda: operator.setitem(g.shapes, "c", (1, 1, 1, 1))):
+        with pytest.raises(TypeError):
+            change()
+    assert g.meta["model"]["blocks"] == (1, 2) and not hasattr(g.shapes, "clear")
+    # another input size is another graph with its own shapes; this one keeps its own
+    h = g.with_nodes(g.nodes, input_shape=(1, 3, 16, 16))
+    assert ir.shapes_of(h)["c"] == (4, 2, 16, 16) and g.shapes["c"] == (4, 2, 8, 8)
+    assert ir.infer_shapes(g) is g and h.with_meta(extra=1).meta == {**g.meta, "extra": 1}
+    # meta survives serialisation unchanged
+    import copy
+    import json
+    import pickle
+
+    assert json.loads(json.dumps(g.meta)) == {"model": {"dim": 16, "blocks": [1, 2]}}
+    assert copy.deepcopy(g.meta) == g.meta and pickle.loads(pickle.dumps(g)).shapes == g.shapes
