@@ -16,7 +16,9 @@ import numpy as np
 
 from spikerain.converter import ir
 from spikerain.converter.ir import loihi
+from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
+from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.reference import reference_kernel
 from spikerain.hardware.schedule import Schedule, build_schedule
 
@@ -129,29 +131,50 @@ def _bias_lava(bias_map: np.ndarray, chw, lava_shape) -> np.ndarray:
     return (full.transpose(2, 1, 0) if len(lava_shape) == 3 else full.reshape(-1)).astype(np.int32)
 
 
-def _neuron(node: ir.Node, s: Schedule, u, chw):
+def _lif(node, s: Schedule, u, chw, shape):
     from lava.proc.lif.process import LIFReset
-    from lava.proc.sdn.process import ActivationMode, Delta, Sigma, SigmaDelta
 
-    shape = s.lava_shape[node.name]
     start = u.inputs[0].start
-    if node.op == "q_lif":
-        bias = node.bias_mant + (_bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0)
-        if node.reset_interval:
-            interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
-        else:  # zero the state when the first frame arrives, whatever the layer saw before its window
-            interval, offset = s.steps + 1, start
-        return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
-                        reset_interval=interval, reset_offset=offset, name=u.name)
-    if node.op == "q_delta":
-        return Delta(shape=shape, vth=node.vth, spike_exp=node.spike_exp, state_exp=node.state_exp)
-    if node.op == "q_sigma_delta":
-        bias = _bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0
-        return SigmaDelta(shape=shape, vth=node.vth, bias=bias, act_mode=ActivationMode.RELU,
-                          spike_exp=node.spike_exp, state_exp=node.state_exp)
-    if node.op == "q_sigma":
-        return Sigma(shape=shape)
-    raise ValueError(f"no stock Lava neuron for {node.op}")
+    bias = node.bias_mant + (_bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0)
+    if node.reset_interval:
+        interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
+    else:  # zero the state when the first frame arrives, whatever the layer saw before its window
+        interval, offset = s.steps + 1, start
+    return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
+                    reset_interval=interval, reset_offset=offset, name=u.name)
+
+
+def _delta(node, s: Schedule, u, chw, shape):
+    from lava.proc.sdn.process import Delta
+
+    return Delta(shape=shape, vth=node.vth, spike_exp=node.spike_exp, state_exp=node.state_exp)
+
+
+def _sigma_delta(node, s: Schedule, u, chw, shape):
+    from lava.proc.sdn.process import ActivationMode, SigmaDelta
+
+    bias = _bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0
+    return SigmaDelta(shape=shape, vth=node.vth, bias=bias, act_mode=ActivationMode.RELU,
+                      spike_exp=node.spike_exp, state_exp=node.state_exp)
+
+
+def _sigma(node, s: Schedule, u, chw, shape):
+    from lava.proc.sdn.process import Sigma
+
+    return Sigma(shape=shape)
+
+
+#: the stock Lava neuron process for each op the schedule realises as a "neuron" unit (``schedule.LAVA``)
+NEURON_BUILDERS = {q.QLIF: _lif, q.QDelta: _delta, q.QSigmaDelta: _sigma_delta, q.QSigma: _sigma}
+
+
+def _neuron(node: ir.Node, s: Schedule, u, chw):
+    try:
+        build = NEURON_BUILDERS[type(node)]
+    except KeyError:
+        raise UnsupportedOpError(f"op {node.op!r} (node {node.name!r}) has no stock Lava neuron builder",
+                                 supported=sorted(c.op for c in NEURON_BUILDERS), path=node.name) from None
+    return build(node, s, u, chw, s.lava_shape[node.name])
 
 
 def _out_ports(net: LavaNetwork) -> dict[tuple[str, int], list]:

@@ -32,3 +32,13 @@ def test_constants_equal_lavas_bit_accurate_models():
                     "max_uv_val": loihi.STATE_HALF, "decay_shift": loihi.DECAY_SHIFT,
                     "decay_unity": loihi.DECAY_UNITY, "vth_shift": loihi.VTH_SHIFT, "act_shift": loihi.ACT_SHIFT,
                     "conv_wrap": -loihi.STATE_HALF}
+
+
+def test_every_op_the_schedule_gives_a_neuron_unit_has_a_stock_lava_builder():
+    from spikerain.hardware.schedule import LAVA
+
+    py = find_lava_python()
+    code = ("import json; from spikerain.hardware.lava.network import NEURON_BUILDERS; "
+            "print(json.dumps(sorted(c.op for c in NEURON_BUILDERS)))")
+    built = json.loads(subprocess.run([py, "-c", code], capture_output=True, text=True, check=True, timeout=120).stdout)
+    assert built == sorted(op for op, form in LAVA.items() if form.kind == "neuron")
