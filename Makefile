@@ -51,7 +51,7 @@ test: envs .chromium
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 docs: $(VENV)/.stamp
-	$(PY) -m spikerain.converter.support > docs/supported-ops.md
+	$(PY) -m spikerain.pipeline.support > docs/supported-ops.md
 
 bench: envs
 	$(PY) -m bench.run

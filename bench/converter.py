@@ -28,10 +28,10 @@ from bench.common import (
 def worker(spec: dict) -> dict:
     import torch
 
-    from spikerain.converter.convert import convert_model
     from spikerain.hardware.fastsim.simulate import simulate
     from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
+    from spikerain.pipeline.convert import convert_model
 
     torch.manual_seed(0)
     model = build_model(spec["net"], dim=spec["dim"]).eval()

@@ -27,11 +27,11 @@ def worker(spec: dict) -> dict:
     import numpy as np
     import torch
 
-    from spikerain.converter.convert import convert_model
     from spikerain.energy.models import load_models, price
     from spikerain.energy.sources import collect_fast
     from spikerain.hardware.fastsim.simulate import simulate
     from spikerain.models.registry import build_model
+    from spikerain.pipeline.convert import convert_model
 
     torch.manual_seed(0)
     _, q, _ = convert_model(build_model(spec["net"], dim=spec["dim"]).eval(), report_images=1)

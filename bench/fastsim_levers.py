@@ -50,11 +50,11 @@ def _old_kernels() -> dict:
 def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     import torch
 
-    from spikerain.converter.convert import convert_model
     from spikerain.hardware.fastsim.executor import execute
     from spikerain.hardware.fastsim.int_kernels import INT_KERNELS
     from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
+    from spikerain.pipeline.convert import convert_model
 
     torch.manual_seed(0)
     model = build_model(net, dim=dim).eval()

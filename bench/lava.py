@@ -23,14 +23,14 @@ def main(argv=None) -> int:
     import torch
 
     from spikerain.converter.artifact import save_artifact
-    from spikerain.converter.convert import convert_model
     from spikerain.hardware.constraints import load_constraints
     from spikerain.hardware.mapping import map_to_cores
-    from spikerain.hardware.verify import center_crop, verify_crop
     from spikerain.imageio import read_image
     from spikerain.models.checkpoint import load_default_or
     from spikerain.models.registry import build_model
     from spikerain.models.samples import sample_pair
+    from spikerain.pipeline.convert import convert_model
+    from spikerain.pipeline.verify import center_crop, verify_crop
 
     img = read_image(sample_pair()[0])
     rows = []

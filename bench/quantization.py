@@ -22,11 +22,11 @@ from bench.common import DOC, write_results
 
 
 def evaluate(model_name: str, pairs) -> dict:
-    from spikerain.converter.convert import convert_model
     from spikerain.hardware.fastsim.simulate import dequantized_output, simulate
     from spikerain.models.checkpoint import load_default_or
     from spikerain.models.metrics import psnr_y, quantize8
     from spikerain.models.tiling import restore_whole
+    from spikerain.pipeline.convert import convert_model
 
     model = load_default_or(None, model_name)
     t0 = time.perf_counter()

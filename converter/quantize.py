@@ -21,7 +21,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.errors import UnsupportedOpError
 
 
@@ -41,9 +43,9 @@ class QuantConfig:
 
 
 #: the signed 24-bit accumulator of a Loihi synapse group (Lava's Conv wraps there)
-ACC_LIMIT = float(1 << 23)
+ACC_LIMIT = float(1 << (loihi.CONV_ACC_BITS - 1))
 #: Lava's LIF threshold mantissa (17 bits, unsigned)
-VTH_MAX = (1 << 17) - 1
+VTH_MAX = loihi.VTH_MANT_MAX
 
 
 def choose_frac(max_abs: float, bits: int, cfg: QuantConfig) -> int:
@@ -84,137 +86,182 @@ class _Edge:
     kind: str  # "spike", "level", "graded"
 
 
+class _Context:
+    """What the rules share while one graph is quantized: the recipe, the maxima and the graph built so far."""
+
+    def __init__(self, cfg: QuantConfig, max_abs: dict[str, float]) -> None:
+        self.cfg, self.max_abs = cfg, max_abs
+        self.edges: dict[str, _Edge] = {}
+        self.nodes: list[ir.Node] = []
+        self.layers: dict[str, dict] = {}
+
+    def graded(self, name: str) -> _Edge:
+        return _Edge(choose_frac(self.max_abs.get(name, 0.0), self.cfg.payload_bits, self.cfg),
+                     self.cfg.payload_bits, "graded")
+
+    def rescale(self, owner: str, src: str, k: int, why: str) -> str:
+        """Insert a graded-spike rescale (>> k, rounding half up) of ``src`` in front of ``owner``."""
+        name = f"{owner}.input_rescale"
+        e_in = self.edges[src]
+        self.nodes.append(q.QScale(name=name, inputs=(src,), mant=1, shift=k, frac=e_in.frac - k, bits=e_in.bits))
+        self.edges[name] = _Edge(e_in.frac - k, e_in.bits, "graded")
+        self.layers[name] = {"op": "scale", "frac": e_in.frac - k, "bits": e_in.bits, "kind": "graded",
+                             "placement": "on-chip", "inserted": why}
+        return name
+
+
+#: float op class -> its rule ``(node, ins, common, info, ctx) -> (quantized node, output edge)``. ``common``
+#: holds the node's name and inputs (a rule that inserts a rescale rewires them); ``info`` is its report row.
+RULES: OpRegistry = OpRegistry("quantize", what="quantization rule")
+
+_SAME_SCALE = {ir.RepeatT: q.QRepeatT, ir.PatchToTime: q.QPatchToTime, ir.TimeToPatch: q.QTimeToPatch,
+               ir.ReLU: q.QReLU, ir.Upsample2x: q.QUpsample2x, ir.Output: q.QOutput}
+
+
+@RULES.register(ir.Input)
+def _input(n, ins, common, info, ctx):
+    e = _Edge(ctx.cfg.input_frac, ctx.cfg.payload_bits, "graded")
+    return q.QInput(**common, channels=n.channels, frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(*_SAME_SCALE)
+def _same_scale(n, ins, common, info, ctx):
+    e = ins[0]
+    return _SAME_SCALE[type(n)](**common, **n.params(), frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(ir.Conv2d, ir.TemporalConv, ir.Dense)
+def _synapse(n, ins, common, info, ctx):
+    cfg = ctx.cfg
+    e = ctx.graded(n.name)
+    mant, ew = quantize_weights(n.weight, cfg.weight_bits)
+    # Keep the 24-bit accumulator from wrapping: bound it by the calibrated input magnitude times the
+    # largest per-output sum of |weights|; if it could overflow, drop input precision first (a
+    # graded-spike rescale in front of the synapses).
+    src = n.inputs[0]
+    in_max = ctx.max_abs.get(src, 0.0) * cfg.headroom * 2.0 ** ins[0].frac
+    fan = float(np.abs(mant).reshape(mant.shape[0], -1).sum(axis=1).max()) if mant.size else 0.0
+    if ins[0].kind == "graded" and in_max * fan >= ACC_LIMIT:
+        k = math.ceil(math.log2(in_max * fan / ACC_LIMIT))
+        pre = ctx.rescale(n.name, src, k, "keeps the 24-bit accumulator from wrapping")
+        common["inputs"] = (pre,)
+        ins = [ctx.edges[pre]]
+    shift = ins[0].frac - ew - e.frac
+    info.update(weight_exp=ew, weight_sqnr_db=_sqnr(n.weight, mant * 2.0**ew))
+    if isinstance(n, ir.Conv2d):
+        bias = np.zeros(0, np.int64)
+        bexp = 0
+        if n.bias.size:
+            bias, bexp = quantize_bias(np.round(n.bias.astype(np.float64) * 2.0 ** (ins[0].frac - ew)))
+        return q.QConv2d(**common, weight_mant=mant, weight_exp=ew, bias_mant=bias, bias_exp=bexp,
+                         stride=n.stride, padding=n.padding, shift=shift, frac=e.frac, bits=e.bits), e
+    if isinstance(n, ir.TemporalConv):
+        return q.QTemporalConv(**common, weight_mant=mant, weight_exp=ew, shift=shift, frac=e.frac,
+                               bits=e.bits), e
+    return q.QDense(**common, weight_mant=mant, weight_exp=ew, axis=n.axis, shift=shift, frac=e.frac,
+                    bits=e.bits), e
+
+
+@RULES.register(ir.LIF)
+def _lif(n, ins, common, info, ctx):
+    if n.v_reset != 0.0 or n.tau <= 1.0:
+        raise UnsupportedOpError(f"LIF {n.name}: only v_reset=0, tau>1 map onto Lava's LIF")
+    over = math.ceil(math.log2(max(1.0, n.v_threshold * 2.0 ** ins[0].frac / VTH_MAX)))
+    if over > 0:  # the threshold mantissa has 17 bits: coarsen a very fine input scale first
+        pre = ctx.rescale(n.name, n.inputs[0], over, "keeps the 17-bit threshold mantissa in range")
+        common["inputs"] = (pre,)
+        ins = [ctx.edges[pre]]
+    f = ins[0].frac
+    vth = int(round(n.v_threshold * 2.0**f))
+    dv = int(round(loihi.DECAY_UNITY * (1.0 - 1.0 / n.tau)))
+    info.update(vth=vth, threshold_error=vth / 2.0**f - n.v_threshold)
+    return q.QLIF(**common, du=loihi.DU_MAX, dv=dv, vth=vth, frac=0, bits=1), _Edge(0, 1, "spike")
+
+
+@RULES.register(ir.NILIF)
+def _nilif(n, ins, common, info, ctx):
+    lb = int(round(math.log2(n.levels)))
+    if 1 << lb != n.levels or n.decay != 0.25:
+        raise UnsupportedOpError(f"NI-LIF {n.name}: only D a power of two and decay 1/4 are supported")
+    e = _Edge(lb, lb + 1, "level")
+    return q.QNILIF(**common, in_frac=ins[0].frac, levels=n.levels, decay_shift=2, frac=lb, bits=lb + 1), e
+
+
+@RULES.register(ir.Add, ir.Sub)
+def _add(n, ins, common, info, ctx):
+    e = ctx.graded(n.name)
+    return q.QAdd(**common, frac_a=ins[0].frac, frac_b=ins[1].frac, subtract=isinstance(n, ir.Sub),
+                  frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(ir.Mul)
+def _mul(n, ins, common, info, ctx):
+    e = ctx.graded(n.name)
+    return q.QMul(**common, frac_a=ins[0].frac, frac_b=ins[1].frac, frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(ir.Scale)
+def _scale(n, ins, common, info, ctx):
+    e = ctx.graded(n.name)
+    val = n.factor * 2.0 ** (e.frac - ins[0].frac)
+    if val == 0:
+        mant, sh = 0, 0
+    else:
+        sh = 14 - math.floor(math.log2(abs(val)))
+        mant = int(round(val * 2.0**sh))
+    return q.QScale(**common, mant=mant, shift=sh, frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(ir.Concat)
+def _concat(n, ins, common, info, ctx):
+    f = min(i.frac for i in ins)
+    bits = max(i.bits for i in ins) if all(i.kind != "graded" for i in ins) else ctx.cfg.payload_bits
+    e = _Edge(f, bits, "graded")
+    return q.QConcat(**common, fracs=tuple(i.frac for i in ins), frac=f, bits=e.bits), e
+
+
+@RULES.register(ir.Reduce)
+def _reduce(n, ins, common, info, ctx):
+    e = _Edge(ins[0].frac, ins[0].bits, "graded")
+    return q.QReduce(**common, mode=n.mode, axes=n.axes, in_frac=ins[0].frac, frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(ir.Sigmoid)
+def _sigmoid(n, ins, common, info, ctx):
+    cfg = ctx.cfg
+    e = _Edge(cfg.sigmoid_out_frac, cfg.sigmoid_out_frac + 2, "graded")
+    return q.QSigmoid(**common, lut=sigmoid_lut(cfg), in_frac=ins[0].frac, lut_frac=cfg.sigmoid_lut_frac,
+                      frac=e.frac, bits=e.bits), e
+
+
+@RULES.register(ir.MeanT)
+def _mean_t(n, ins, common, info, ctx):
+    e = _Edge(ins[0].frac, ctx.cfg.payload_bits, "graded")
+    return q.QMeanT(**common, in_frac=ins[0].frac, frac=e.frac, bits=e.bits), e
+
+
 def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None = None) -> tuple[ir.Graph, dict]:
     """Quantize a float graph (BatchNorm already folded). Returns (quantized graph, report)."""
     cfg = cfg or QuantConfig()
     ir.validate(graph)
-    edges: dict[str, _Edge] = {}
-    nodes: list[ir.Node] = []
-    layers: dict[str, dict] = {}
-    B = cfg.payload_bits
-
-    def graded(name: str) -> _Edge:
-        return _Edge(choose_frac(max_abs.get(name, 0.0), B, cfg), B, "graded")
-
-    def rescale(owner: str, src: str, k: int, why: str) -> str:
-        """Insert a graded-spike rescale (>> k, rounding half up) of ``src`` in front of ``owner``."""
-        name = f"{owner}.input_rescale"
-        e_in = edges[src]
-        nodes.append(q.QScale(name=name, inputs=(src,), mant=1, shift=k, frac=e_in.frac - k, bits=e_in.bits))
-        edges[name] = _Edge(e_in.frac - k, e_in.bits, "graded")
-        layers[name] = {"op": "scale", "frac": e_in.frac - k, "bits": e_in.bits, "kind": "graded",
-                        "placement": "on-chip", "inserted": why}
-        return name
-
+    ctx = _Context(cfg, max_abs)
     for n in graph.nodes:
-        ins = [edges[i] for i in n.inputs]
-        common = {"name": n.name, "inputs": n.inputs}
+        rule = RULES.lookup(n, hint=" (run the fold_batchnorm pass first)" if n.op == "batchnorm" else "")
         info: dict = {"op": n.op}
-        if isinstance(n, ir.Input):
-            e = _Edge(cfg.input_frac, B, "graded")
-            new = q.QInput(**common, channels=n.channels, frac=e.frac, bits=e.bits)
-        elif isinstance(n, (ir.RepeatT, ir.PatchToTime, ir.TimeToPatch, ir.ReLU, ir.Upsample2x, ir.Output)):
-            e = ins[0]
-            cls = {ir.RepeatT: q.QRepeatT, ir.PatchToTime: q.QPatchToTime, ir.TimeToPatch: q.QTimeToPatch,
-                   ir.ReLU: q.QReLU, ir.Upsample2x: q.QUpsample2x, ir.Output: q.QOutput}[type(n)]
-            extra = {k: v for k, v in n.params().items()}
-            new = cls(**common, **extra, frac=e.frac, bits=e.bits)
-        elif isinstance(n, (ir.Conv2d, ir.TemporalConv, ir.Dense)):
-            e = graded(n.name)
-            mant, ew = quantize_weights(n.weight, cfg.weight_bits)
-            # Keep the 24-bit accumulator from wrapping: bound it by the calibrated input magnitude times the
-            # largest per-output sum of |weights|; if it could overflow, drop input precision first (a
-            # graded-spike rescale in front of the synapses).
-            src = n.inputs[0]
-            in_max = max_abs.get(src, 0.0) * cfg.headroom * 2.0 ** ins[0].frac
-            fan = float(np.abs(mant).reshape(mant.shape[0], -1).sum(axis=1).max()) if mant.size else 0.0
-            if ins[0].kind == "graded" and in_max * fan >= ACC_LIMIT:
-                k = math.ceil(math.log2(in_max * fan / ACC_LIMIT))
-                pre = rescale(n.name, src, k, "keeps the 24-bit accumulator from wrapping")
-                common["inputs"] = (pre,)
-                ins = [edges[pre]]
-            shift = ins[0].frac - ew - e.frac
-            info.update(weight_exp=ew, weight_sqnr_db=_sqnr(n.weight, mant * 2.0**ew))
-            if isinstance(n, ir.Conv2d):
-                bias = np.zeros(0, np.int64)
-                bexp = 0
-                if n.bias.size:
-                    bias, bexp = quantize_bias(np.round(n.bias.astype(np.float64) * 2.0 ** (ins[0].frac - ew)))
-                new = q.QConv2d(**common, weight_mant=mant, weight_exp=ew, bias_mant=bias, bias_exp=bexp,
-                                stride=n.stride, padding=n.padding, shift=shift, frac=e.frac, bits=e.bits)
-            elif isinstance(n, ir.TemporalConv):
-                new = q.QTemporalConv(**common, weight_mant=mant, weight_exp=ew, shift=shift, frac=e.frac,
-                                      bits=e.bits)
-            else:
-                new = q.QDense(**common, weight_mant=mant, weight_exp=ew, axis=n.axis, shift=shift, frac=e.frac,
-                               bits=e.bits)
-        elif isinstance(n, ir.LIF):
-            if n.v_reset != 0.0 or n.tau <= 1.0:
-                raise UnsupportedOpError(f"LIF {n.name}: only v_reset=0, tau>1 map onto Lava's LIF")
-            over = math.ceil(math.log2(max(1.0, n.v_threshold * 2.0 ** ins[0].frac / VTH_MAX)))
-            if over > 0:  # the threshold mantissa has 17 bits: coarsen a very fine input scale first
-                pre = rescale(n.name, n.inputs[0], over, "keeps the 17-bit threshold mantissa in range")
-                common["inputs"] = (pre,)
-                ins = [edges[pre]]
-            f = ins[0].frac
-            vth = int(round(n.v_threshold * 2.0**f))
-            e = _Edge(0, 1, "spike")
-            new = q.QLIF(**common, du=4095, dv=int(round(4096 * (1.0 - 1.0 / n.tau))), vth=vth, frac=0, bits=1)
-            info.update(vth=vth, threshold_error=vth / 2.0**f - n.v_threshold)
-        elif isinstance(n, ir.NILIF):
-            lb = int(round(math.log2(n.levels)))
-            if 1 << lb != n.levels or n.decay != 0.25:
-                raise UnsupportedOpError(f"NI-LIF {n.name}: only D a power of two and decay 1/4 are supported")
-            e = _Edge(lb, lb + 1, "level")
-            new = q.QNILIF(**common, in_frac=ins[0].frac, levels=n.levels, decay_shift=2, frac=lb, bits=lb + 1)
-        elif isinstance(n, (ir.Add, ir.Sub)):
-            e = graded(n.name)
-            new = q.QAdd(**common, frac_a=ins[0].frac, frac_b=ins[1].frac, subtract=isinstance(n, ir.Sub),
-                         frac=e.frac, bits=e.bits)
-        elif isinstance(n, ir.Mul):
-            e = graded(n.name)
-            new = q.QMul(**common, frac_a=ins[0].frac, frac_b=ins[1].frac, frac=e.frac, bits=e.bits)
-        elif isinstance(n, ir.Scale):
-            e = graded(n.name)
-            val = n.factor * 2.0 ** (e.frac - ins[0].frac)
-            if val == 0:
-                mant, sh = 0, 0
-            else:
-                sh = 14 - math.floor(math.log2(abs(val)))
-                mant = int(round(val * 2.0**sh))
-            new = q.QScale(**common, mant=mant, shift=sh, frac=e.frac, bits=e.bits)
-        elif isinstance(n, ir.Concat):
-            f = min(i.frac for i in ins)
-            e = _Edge(f, max(i.bits for i in ins) if all(i.kind != "graded" for i in ins) else B, "graded")
-            new = q.QConcat(**common, fracs=tuple(i.frac for i in ins), frac=f, bits=e.bits)
-        elif isinstance(n, ir.Reduce):
-            e = _Edge(ins[0].frac, ins[0].bits, "graded")
-            new = q.QReduce(**common, mode=n.mode, axes=n.axes, in_frac=ins[0].frac, frac=e.frac, bits=e.bits)
-        elif isinstance(n, ir.Sigmoid):
-            e = _Edge(cfg.sigmoid_out_frac, cfg.sigmoid_out_frac + 2, "graded")
-            new = q.QSigmoid(**common, lut=sigmoid_lut(cfg), in_frac=ins[0].frac, lut_frac=cfg.sigmoid_lut_frac,
-                             frac=e.frac, bits=e.bits)
-        elif isinstance(n, ir.MeanT):
-            e = _Edge(ins[0].frac, B, "graded")
-            new = q.QMeanT(**common, in_frac=ins[0].frac, frac=e.frac, bits=e.bits)
-        else:
-            raise UnsupportedOpError(f"node {n.name}: no quantization rule for op {n.op!r}"
-                                     + (" (run the fold_batchnorm pass first)" if n.op == "batchnorm" else ""),
-                                     supported=SUPPORTED)
-        edges[n.name] = e
+        new, e = rule(n, [ctx.edges[i] for i in n.inputs], {"name": n.name, "inputs": n.inputs}, info, ctx)
+        ctx.edges[n.name] = e
         info.update(frac=e.frac, bits=e.bits, kind=e.kind, placement=new.placement,
                     calib_max=float(max_abs.get(n.name, float("nan"))))
-        layers[n.name] = info
-        nodes.append(new)
+        ctx.layers[n.name] = info
+        ctx.nodes.append(new)
     meta = dict(graph.meta)
     meta["quantization"] = cfg.to_dict()
-    qg = ir.Graph(nodes=nodes, outputs=graph.outputs, input_shape=graph.input_shape, meta=meta)
-    return ir.validate(qg), {"config": cfg.to_dict(), "layers": layers}
+    qg = ir.Graph(nodes=ctx.nodes, outputs=graph.outputs, input_shape=graph.input_shape, meta=meta)
+    return ir.validate(qg), {"config": cfg.to_dict(), "layers": ctx.layers}
 
 
-SUPPORTED = ["input", "output", "repeat_t", "patch_to_time", "time_to_patch", "relu", "upsample2x", "conv2d",
-             "temporal_conv", "dense", "lif", "nilif", "add", "sub", "mul", "scale", "concat", "reduce", "sigmoid",
-             "mean_t"]
+#: the float ops :func:`quantize` handles (the keys of :data:`RULES`)
+SUPPORTED = RULES.ops()
 
 
 def _sqnr(ref: np.ndarray, approx: np.ndarray) -> float:

@@ -2,7 +2,7 @@
 
 ``load_models(extra)`` reads the shipped table and, optionally, a user's JSON or TOML file with the same two
 sections (``constants``: name -> {value, source}; ``models``: name -> rule), which add to or replace shipped
-entries. :func:`price` turns one counts record (:meth:`spikerain.energy.plan.EnergyPlan.finish`) into pJ per model,
+entries. :func:`price` turns one counts record (:meth:`spikerain.counting.plan.EnergyPlan.finish`) into pJ per model,
 with components and a per-layer breakdown.
 """
 

@@ -153,7 +153,7 @@ def explain_markdown(e: dict, a: str, b: str) -> list[str]:
 def write_report(report: dict, out_dir: Path) -> dict[str, str]:
     import json
 
-    from spikerain.console import finite_json
+    from spikerain.jsonsafe import finite_json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {"json": out_dir / "energy.json", "markdown": out_dir / "energy.md",

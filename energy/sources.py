@@ -1,6 +1,6 @@
 """Activity sources for the energy estimator: PyTorch forward hooks, the fast simulator, a Lava run.
 
-All three hand every produced value, frame by frame, to the same :class:`~spikerain.energy.plan.EnergyPlan`, so
+All three hand every produced value, frame by frame, to the same :class:`~spikerain.counting.plan.EnergyPlan`, so
 the same activity gives the same counts whatever produced it. ``torch`` runs a graph as an ``nn.Module`` with
 one submodule per IR node and collects with standard forward hooks (the float graph gives the network as trained,
 the quantized graph the deployed one); ``fast`` uses the fast simulator's observer; ``lava`` counts inside the Lava
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from spikerain.converter import ir
-from spikerain.energy.plan import Accumulator, EnergyPlan
+from spikerain.counting.plan import Accumulator, EnergyPlan
 
 SOURCES = ("torch", "fast", "lava")
 

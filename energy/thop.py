@@ -60,7 +60,7 @@ def thop_visible_ops(graph: ir.Graph) -> dict[str, int]:
 def thop_record(graph: ir.Graph, image_hw: tuple[int, int]) -> dict[str, dict]:
     """The ``thop`` section of a counts record for one image (tile) of ``image_hw``: per visible node its ops and
     whether its input is analog (computed from the image or the mean over T without passing a neuron)."""
-    from spikerain.energy.plan import _analog_values
+    from spikerain.counting.plan import _analog_values
 
     g = graph.with_nodes(graph.nodes, input_shape=(1, graph.input_shape[1], *image_hw))
     ir.infer_shapes(g)

@@ -4,9 +4,9 @@ Model (documented in docs/mapping.md):
 - every on-chip IR node that computes per element is one population of ``C*H*W`` neurons (one per element and
   step; neurons are reused over time); routing-only nodes (repeat over T, patch/time moves, concat, input,
   output) take no cores;
-- synaptic nodes (conv, temporal conv, bilinear x2) also need synapse memory: on Loihi 1 every synapse is
-  stored (neurons x fan-in x weight bits); on Loihi 2 a conv kernel is shared, so a core needs the kernel
-  slice of the output channels it holds;
+- synaptic nodes (conv, temporal conv, bilinear x2, netx dense synapses) also need synapse memory: on Loihi 1
+  every synapse is stored (neurons x fan-in x weight bits); on Loihi 2 a conv kernel is shared, so a core needs
+  the kernel slice of the output channels it holds (a dense synapse's whole row per output neuron);
 - a layer is split over ``max(cores by neurons, cores by synapse memory)`` cores; a neuron whose fan-in
   exceeds the input axons of a core cannot be mapped;
 - host nodes go to the embedded CPUs; their share of operations is reported;
@@ -18,7 +18,7 @@ Model (documented in docs/mapping.md):
 - placement: cores are numbered in layer order and laid out row by row on each chip's mesh; a layer's spikes
   travel the Manhattan distance between its cores' centre and each consumer's (``hops_out``, for the energy
   model);
-- steps per image come from the Lava schedule (``hardware/lava/schedule.py``): the pipeline depth plus the
+- steps per image come from the Lava schedule (``hardware/schedule.py``): the pipeline depth plus the
   frames of the output.
 """
 
@@ -28,11 +28,26 @@ import math
 from dataclasses import dataclass, field
 
 from spikerain.converter import ir
+from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.errors import MappingError
 from spikerain.hardware.constraints import CoreConstraints
 
-ROUTING_OPS = {"q_input", "q_output", "q_repeat_t", "q_patch_to_time", "q_time_to_patch", "q_concat"}
-SYNAPTIC_OPS = {"q_conv2d", "q_temporal_conv", "q_upsample2x"}
+#: quantized op class -> how it costs cores: "routing" (no cores: the data only moves), "host" (an embedded
+#: CPU; operations = outputs x fan-in), "population" (one neuron per element), "synapse" (a population fed by
+#: synapses of the op's fan-in, whose weights take synapse memory)
+COST: OpRegistry[str] = OpRegistry("mapping", what="core cost model")
+for _kind, _classes in (
+    ("routing", (q.QInput, q.QOutput, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch, q.QConcat)),
+    ("host", (q.QDense, q.QMul, q.QReduce, q.QSigmoid, q.QMeanT)),
+    ("synapse", (q.QConv2d, q.QTemporalConv, q.QUpsample2x, q.QDenseSynapse)),
+    ("population", (q.QLIF, q.QNILIF, q.QAdd, q.QScale, q.QReLU, q.QDelta, q.QSigmaDelta, q.QSigma)),
+):
+    for _cls in _classes:
+        COST.add(_cls, _kind)
+
+ROUTING_OPS = {op for op, kind in COST.items() if kind == "routing"}
+SYNAPTIC_OPS = {op for op, kind in COST.items() if kind == "synapse"}
 
 
 @dataclass(frozen=True)
@@ -78,15 +93,49 @@ def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[i
     return ir.infer_shapes(g), (Hp, Wp)
 
 
-def _fan_in(n: ir.Node, in_shape) -> tuple[int, int]:
-    """(fan-in per neuron, weights stored once per output channel) of a synaptic node."""
-    if n.op == "q_conv2d":
-        co, ci, kh, kw = n.weight_mant.shape
-        return ci * kh * kw, ci * kh * kw
-    if n.op == "q_temporal_conv":
-        co, ci, k = n.weight_mant.shape
-        return ci * k, ci * k
-    return 4, 4  # bilinear x2: each output blends up to 4 inputs of its own channel
+def _weight_bits(n: ir.Node, c: CoreConstraints) -> int:
+    """Bits per stored weight: the op's own width where it declares one (netx dense layers), else the core's."""
+    return min(c.weight_bits, int(getattr(n, "num_weight_bits", c.weight_bits)))
+
+
+def layer_cost(n: ir.Node, shape, c: CoreConstraints) -> LayerMapping | None:
+    """One node's cores, fan-in, synapse memory and operations per step at output ``shape`` [T, C, H, W] (before
+    placement); ``None`` for routing-only nodes. A pure function of the node's cost model (:data:`COST`)."""
+    neurons = int(shape[1] * shape[2] * shape[3])
+    steps = int(shape[0])
+    kind = COST.lookup(n)
+    if kind == "routing":
+        return None
+    if kind == "host":
+        return LayerMapping(n.name, n.op, "host", 0, 0, 0, 0, 0.0, neurons * steps * n.fan_in())
+    synaptic = kind == "synapse"
+    # weights are stored once per output channel (a dense synapse: its whole row per output neuron)
+    fan_in, per_channel = (n.fan_in(), n.fan_in()) if synaptic else (1, 0)
+    weight_bits = _weight_bits(n, c)
+    if fan_in > c.input_axons_per_core:
+        raise MappingError(n.name, "input axons (fan-in of one neuron)", fan_in, c.input_axons_per_core,
+                           fix="split the layer's input channels into several synapse groups, or lower the "
+                               "channel count")
+    cores = math.ceil(neurons / c.neurons_per_core)
+    synapse_bits = 0
+    if synaptic:
+        if c.conv_weight_sharing:
+            channel_bits = per_channel * weight_bits
+            if channel_bits > c.synapse_memory_bits_per_core:
+                raise MappingError(n.name, "bits of kernel for one output channel", channel_bits,
+                                   c.synapse_memory_bits_per_core, fix="reduce the input channels or the kernel")
+            per_core = c.synapse_memory_bits_per_core // channel_bits
+            cores = max(cores, math.ceil(shape[1] / per_core))
+            synapse_bits = shape[1] * channel_bits
+        else:
+            synapse_bits = neurons * fan_in * weight_bits
+            if fan_in * weight_bits > c.synapse_memory_bits_per_core:
+                raise MappingError(n.name, "synapse bits for one neuron", fan_in * weight_bits,
+                                   c.synapse_memory_bits_per_core, fix="reduce the fan-in")
+            cores = max(cores, math.ceil(synapse_bits / c.synapse_memory_bits_per_core))
+    ops = neurons * fan_in if synaptic else neurons
+    return LayerMapping(n.name, n.op, "on-chip", cores, neurons, fan_in, synapse_bits,
+                        neurons / (cores * c.neurons_per_core), ops)
 
 
 def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> Mapping:
@@ -97,47 +146,20 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
     busiest_ns = 0.0
     lat = c.latency_ns
     for n in g.nodes:
-        shape = g.shapes[n.name]
-        neurons = int(shape[1] * shape[2] * shape[3])
-        steps = int(shape[0])
-        if n.placement == "host":
-            ops = neurons * steps * (n.weight_mant.shape[1] if n.op == "q_dense" else 1)
-            host_ops += ops
-            layers.append(LayerMapping(n.name, n.op, "host", 0, 0, 0, 0, 0.0, ops))
+        layer = layer_cost(n, g.shapes[n.name], c)
+        if layer is None:
             continue
-        if n.op in ROUTING_OPS:
+        layers.append(layer)
+        if layer.placement == "host":
+            host_ops += layer.ops_per_step
             continue
-        fan_in, per_channel = _fan_in(n, g.shapes[n.inputs[0]]) if n.op in SYNAPTIC_OPS else (1, 0)
-        if fan_in > c.input_axons_per_core:
-            raise MappingError(n.name, "input axons (fan-in of one neuron)", fan_in, c.input_axons_per_core,
-                               fix="split the layer's input channels into several synapse groups, or lower the "
-                                   "channel count")
-        cores = math.ceil(neurons / c.neurons_per_core)
-        synapse_bits = 0
-        if n.op in SYNAPTIC_OPS:
-            if c.conv_weight_sharing:
-                channel_bits = per_channel * c.weight_bits
-                if channel_bits > c.synapse_memory_bits_per_core:
-                    raise MappingError(n.name, "bits of kernel for one output channel", channel_bits,
-                                       c.synapse_memory_bits_per_core, fix="reduce the input channels or the kernel")
-                per_core = c.synapse_memory_bits_per_core // channel_bits
-                cores = max(cores, math.ceil(shape[1] / per_core))
-                synapse_bits = shape[1] * channel_bits
-            else:
-                synapse_bits = neurons * fan_in * c.weight_bits
-                if fan_in * c.weight_bits > c.synapse_memory_bits_per_core:
-                    raise MappingError(n.name, "synapse bits for one neuron", fan_in * c.weight_bits,
-                                       c.synapse_memory_bits_per_core, fix="reduce the fan-in")
-                cores = max(cores, math.ceil(synapse_bits / c.synapse_memory_bits_per_core))
-        ops = neurons * fan_in if n.op in SYNAPTIC_OPS else neurons
-        chip_ops += ops * steps
-        per_core_ns = (neurons / cores) * lat["neuron_update"] + (ops / cores) * lat["synaptic_op"]
+        chip_ops += layer.ops_per_step * int(g.shapes[n.name][0])
+        per_core_ns = ((layer.neurons / layer.cores) * lat["neuron_update"]
+                       + (layer.ops_per_step / layer.cores) * lat["synaptic_op"])
         busiest_ns = max(busiest_ns, per_core_ns)
-        layers.append(LayerMapping(n.name, n.op, "on-chip", cores, neurons, fan_in, synapse_bits,
-                                   neurons / (cores * c.neurons_per_core), ops))
     layers = _place_and_route(g, layers, c)
     cores = sum(layer.cores for layer in layers)
-    from spikerain.hardware.lava.schedule import build_schedule
+    from spikerain.hardware.schedule import build_schedule
 
     steps = build_schedule(g).steps
     step_ns = busiest_ns + lat["barrier_sync"]

@@ -1,4 +1,4 @@
-"""Paired deraining datasets in the layouts users have on disk (``shared/spec/data.md`` §1).
+"""Paired deraining datasets in the layouts users have on disk (``docs/sources.md`` §2.1).
 
 * the authors' ``ROOT/{train,test}/{input,target}`` (or ``ROOT/{input,target}``), paired by file stem;
 * Rain100/Rain200 naming: ``rain-N.png`` with ``norain-N.png`` in one folder, or ``rain/X2/norain-Nx2.png``

@@ -1,7 +1,7 @@
 """ESDNet (Song et al., IJCAI 2024), the baseline SNN deraining network, as released by its authors.
 
-Topology and state-dict names follow ``shared/spec/networks.md`` §2 exactly, so the authors' checkpoints
-load key for key.
+Topology and state-dict names follow the authors' ``model.py`` exactly (``docs/sources.md`` §1.3), so the
+authors' checkpoints load key for key.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Multi-step layers shared by both networks: convs and tdBN over ``[T, B, C, H, W]``, bilinear x2 and the
-multi-dimensional attention (MA-SNN's MAU). See ``shared/spec/networks.md`` §1.3-§1.5.
+multi-dimensional attention (MA-SNN's MAU). See ``docs/sources.md`` §1.2.
 
 Convs and norms fold T*B into the batch axis, so weights and BN statistics are shared over time; this is what
 keeps the time loop inside the neurons only.

@@ -1,4 +1,4 @@
-"""Image-quality metrics with the authors' conventions (``shared/spec/data.md`` §3), in numpy.
+"""Image-quality metrics with the authors' conventions (``evaluation.py``; ``docs/sources.md`` §2.2), in numpy.
 
 * :func:`psnr_y` / :func:`ssim_y`: the authors' ``evaluation.py``: Y channel (BT.601, MATLAB coefficients,
   Y not rounded) on [0, 255], 4-pixel border crop, SSIM with an 11x11 Gaussian window (sigma 1.5) keeping

@@ -1,6 +1,6 @@
 """Spiking neurons as pure step functions with typed parameters, plus thin ``nn.Module`` wrappers.
 
-Two neuron models appear in VLIF-Net and ESDNet (``shared/spec/networks.md`` §1.2 and §3.2):
+Two neuron models appear in VLIF-Net and ESDNet (``docs/sources.md`` §1.1 and §1.4):
 
 * **Binary LIF** (SpikingJelly ``LIFNode(v_threshold=0.15, decay_input=False)``, tau 2, hard reset to 0)::
 

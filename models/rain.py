@@ -1,6 +1,6 @@
 """Seeded synthetic rain on clean photographs that ship inside installed wheels.
 
-The renderer is the usual streak model (``shared/spec/data.md`` §4): sparse noise, thresholded, widened by a
+The renderer is the usual streak model (``docs/sources.md`` §2.3): sparse noise, thresholded, widened by a
 small Gaussian, motion-blurred along a rotated line, scaled to an intensity and screen-blended onto the image;
 optionally several layers at different angles (Yang et al. 2017) and haze O = a*O + (1 - a)*A.
 

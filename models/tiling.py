@@ -1,4 +1,4 @@
-"""Whole-image inference, tiled as in the authors' ``test.py`` (``shared/spec/networks.md`` §6).
+"""Whole-image inference, tiled as in the authors' ``test.py`` (``docs/sources.md`` §1.4).
 
 80x80 tiles with 8 px overlap; the last tile along each axis is flush with the border; tiles are merged with
 the weight w(h, w) = 1 / sqrt((h - 40)^2 + (w - 40)^2 + 0.001). Each tile is an independent forward call (the

@@ -1,4 +1,4 @@
-"""Training with the authors' recipe (``shared/spec/networks.md`` §5), sized for a CPU.
+"""Training with the authors' recipe (``docs/sources.md`` §1.4), sized for a CPU.
 
 AdamW (lr 1e-3, weight decay 0.01), linear warm-up over 3 epochs then cosine to 1e-7, loss 1 - SSIM, random
 aligned 64x64 crops, batch 12. One "epoch" is one crop per training image. The schedule is stepped per

@@ -1,6 +1,6 @@
 """VLIF-Net (Chen et al., AAAI 2026) as released by its authors: the VLIF neuron, SDEM and SMU.
 
-Code-to-paper names (``shared/spec/networks.md`` §3): ``PixelShuffleLIFBlock`` = VLIF, ``mem_update`` = NI-LIF,
+Code-to-paper names (``docs/sources.md`` §1.4): ``PixelShuffleLIFBlock`` = VLIF, ``mem_update`` = NI-LIF,
 ``Spiking_Residual_Block`` = SDEM (:class:`SDEM` here), ``SUNet_Level1_Block`` = SMU (:class:`SMU`).
 Attribute names follow the authors' state dict exactly.
 """

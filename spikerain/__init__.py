@@ -1,8 +1,9 @@
 """spikerain: spiking deraining networks from PyTorch to Loihi-style neuromorphic hardware.
 
 Subpackages: ``spikerain.models`` (PyTorch networks, data, training, metrics), ``spikerain.converter``,
-``spikerain.hardware`` and ``spikerain.energy``. This top-level package holds the CLI, the errors and the
-version, and imports nothing heavy.
+``spikerain.hardware``, ``spikerain.counting``, ``spikerain.energy`` and ``spikerain.pipeline`` (the workflows
+chaining them; ``docs/architecture.md``). This top-level package holds the CLI, the errors and the version, and
+imports nothing heavy.
 """
 
 from spikerain._version import __version__

@@ -7,6 +7,8 @@ import logging
 import sys
 from contextlib import contextmanager
 
+from spikerain.jsonsafe import finite_json  # noqa: F401  (re-exported for the commands)
+
 log = logging.getLogger("spikerain")
 
 
@@ -22,17 +24,6 @@ def setup_logging(verbosity: int) -> None:
     root.propagate = False
 
 
-def finite_json(obj):
-    """Replace non-finite floats (which strict JSON cannot hold) by the strings "inf", "-inf", "nan"."""
-    if isinstance(obj, float) and obj != obj:
-        return "nan"
-    if isinstance(obj, float) and obj in (float("inf"), float("-inf")):
-        return "inf" if obj > 0 else "-inf"
-    if isinstance(obj, dict):
-        return {k: finite_json(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [finite_json(v) for v in obj]
-    return obj
 
 
 def print_json(obj) -> None:

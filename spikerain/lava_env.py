@@ -4,7 +4,7 @@ lava-nc 0.10.0 only imports on Python 3.10 and the torch side runs on 3.11, so s
 two ways: in-process when ``import lava`` works, otherwise by running a torch-free module of spikerain in the
 Lava interpreter as a child process, exchanging files.
 
-Child-process hygiene (``shared/spec/loihi_lava.md`` §8): the child starts in its own session (process group);
+Child-process hygiene (``docs/sources.md`` §3.3: lava-nc/lava#231): the child starts in its own session (process group);
 on timeout, error or Ctrl-C the whole group gets SIGTERM (which lets Lava's resource tracker unlink its
 ``/dev/shm`` segments), then SIGKILL as a last resort. If the parent itself is killed outright (SIGKILL), the
 child gets SIGTERM from the kernel (Linux ``PR_SET_PDEATHSIG``) and a watchdog process

@@ -167,7 +167,7 @@ def _energy(report: dict, folder: Path) -> str:
 
 
 def _explain(e: dict) -> str:
-    """The decomposition from spikerain's exact count to the authors' accounting (energy/explain.py)."""
+    """The decomposition from spikerain's exact count to the authors' accounting (pipeline/explain.py)."""
     x = e.get("explain")
     if not x:
         return ""

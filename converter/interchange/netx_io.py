@@ -23,7 +23,9 @@ import numpy as np
 
 from spikerain.atomic import atomic_hdf5
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
 from spikerain.errors import InputError, NetxError, UsageError
 
@@ -84,18 +86,19 @@ def _neuron(name: str, inp: str, cfg, *, first: bool, bias, reset: tuple[int, in
     kind = _text(cfg["type"])
     if kind in ("CUBA", "LOIHI"):
         i_decay = int(_num(cfg, "iDecay"))
-        if first and i_decay != 4096:
+        if first and i_decay != loihi.DECAY_UNITY:
             raise NetxError(f"netx input layer with iDecay {i_decay}: its image enters through the neuron bias, "
                             "which spikerain feeds as input current and so needs iDecay 4096",
                             fix="re-export the network with a non-leaky input current (iDecay 4096)")
         return q.QLIF(name=name, inputs=(inp,), du=i_decay - 1, dv=int(_num(cfg, "vDecay")),
-                      vth=int(_num(cfg, "vThMant")), bias_exp=6, frac=0, bits=1,
+                      vth=int(_num(cfg, "vThMant")), bias_exp=loihi.NETX_BIAS_EXP, frac=0, bits=1,
                       bias_map=np.zeros(0, np.int64) if bias is None else bias,
                       reset_interval=reset[0], reset_offset=reset[1])
     if kind == "SDNN":
         vth = int(_num(cfg, "vThMant", 0))
         if first:
-            return q.QDelta(name=name, inputs=(inp,), vth=vth, spike_exp=spike_exp, state_exp=6, frac=0, bits=24)
+            return q.QDelta(name=name, inputs=(inp,), vth=vth, spike_exp=spike_exp, state_exp=loihi.NETX_STATE_EXP,
+                            frac=0, bits=24)
         if "sigma_output" in cfg and bool(cfg["sigma_output"][()]):
             if bias is not None and np.any(bias):
                 raise NetxError(f"netx layer {name}: a Sigma output neuron has no bias in Lava",
@@ -104,7 +107,8 @@ def _neuron(name: str, inp: str, cfg, *, first: bool, bias, reset: tuple[int, in
         act = _text(cfg["activation"]) if "activation" in cfg else "relu"
         if act.lower() != "relu":
             raise NetxError(f"netx layer {name}: SDNN activation {act!r}", fix="use ReLU SDNN neurons")
-        return q.QSigmaDelta(name=name, inputs=(inp,), vth=vth, spike_exp=spike_exp, state_exp=6, frac=0, bits=24,
+        return q.QSigmaDelta(name=name, inputs=(inp,), vth=vth, spike_exp=spike_exp, state_exp=loihi.NETX_STATE_EXP,
+                             frac=0, bits=24,
                              bias_map=np.zeros(0, np.int64) if bias is None else bias)
     raise NetxError(f"netx neuron type {kind!r} in {name}", fix="use CUBA, LOIHI or SDNN neurons")
 
@@ -215,7 +219,7 @@ def _import(p: Path, steps, input_frac, reset_interval, reset_offset, spike_exp)
     return g
 
 
-MAX_DELAY = 62  # netx clamps larger synaptic delays (6 bits on Loihi)
+MAX_DELAY = loihi.MAX_DELAY  # netx clamps larger synaptic delays (6 bits on Loihi)
 
 
 def _delays(g, shape, key) -> np.ndarray:
@@ -253,7 +257,7 @@ def netx_input(values: np.ndarray, frac: int) -> np.ndarray:
 def _write_neuron(grp, node: ir.Node) -> None:
     ng = grp.create_group("neuron")
     if isinstance(node, q.QLIF):
-        if node.bias_exp != 6 or node.bias_mant:
+        if node.bias_exp != loihi.NETX_BIAS_EXP or node.bias_mant:
             raise NetxError(f"LIF {node.name} has bias_exp {node.bias_exp} / scalar bias {node.bias_mant}; netx "
                             "stores per-channel biases with exponent 6", fix="fold the bias into bias_map")
         ng["type"] = np.array([b"LOIHI"], dtype="S10")
@@ -270,7 +274,13 @@ def _write_neuron(grp, node: ir.Node) -> None:
 
 NEURONS = (q.QLIF, q.QDelta, q.QSigmaDelta, q.QSigma)
 #: IR ops a netx file holds (import produces them, export writes them)
-NETX_OPS = frozenset(c.op for c in (q.QInput, q.QRepeatT, q.QConv2d, q.QDenseSynapse, *NEURONS, q.QOutput))
+#: quantized op class -> its part of a netx file; other ops have no netx form (export refuses the graph)
+NETX_EXPORT: OpRegistry[str] = OpRegistry("netx export", what="netx form")
+for _cls, _form in ((q.QInput, "input layer"), (q.QRepeatT, "input layer (steps)"), (q.QConv2d, "conv synapse"),
+                    (q.QDenseSynapse, "dense synapse"), *((c, "neuron group") for c in NEURONS),
+                    (q.QOutput, "network output")):
+    NETX_EXPORT.add(_cls, _form)
+NETX_OPS = frozenset(NETX_EXPORT.ops())
 
 
 def export_netx(graph: ir.Graph, path: str | os.PathLike) -> None:

@@ -19,6 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from spikerain.converter import ir
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.errors import InputError, UnsupportedOpError
 
 OPSET = 17
@@ -120,76 +121,127 @@ def _nilif_function(name: str, T: int, n: ir.NILIF) -> onnx.FunctionProto:
     return helper.make_function(DOMAIN, name, ["x"], ["y"], nodes, [helper.make_opsetid("", OPSET)])
 
 
+#: float op class -> its exporter ``(exporter, node, last)``; ``last(op, inputs, **attrs)`` emits the ONNX node
+#: that produces the IR value. Quantized ops have no entry: ONNX carries the float graph.
+EXPORT: OpRegistry = OpRegistry("ONNX export", what="ONNX export rule")
+
+
 def _export_node(e: _Exporter, n: ir.Node) -> None:
-    shapes = e.g.shapes
-    xs = list(n.inputs)
-    out = n.name
     tag = _tag(n)
 
     def last(op, inputs, **attrs):
-        e.nodes.append(helper.make_node(op, inputs, [out], doc_string=tag, **attrs))
+        e.nodes.append(helper.make_node(op, inputs, [n.name], doc_string=tag, **attrs))
 
-    if isinstance(n, ir.Input):
-        return
-    if isinstance(n, ir.Output):
-        last("Identity", xs)
-    elif isinstance(n, ir.RepeatT):
-        last("Tile", [xs[0], e.const(n.name, [n.T, 1, 1, 1], np.int64)])
-    elif isinstance(n, ir.Conv2d):
-        ins = [xs[0], e.array(n, "weight")] + ([e.array(n, "bias")] if n.bias.size else [])
-        last("Conv", ins, strides=[n.stride] * 2, pads=[n.padding] * 4)
-    elif isinstance(n, ir.BatchNorm):
-        last("BatchNormalization", [xs[0], e.array(n, "gamma"), e.array(n, "beta"), e.array(n, "mean"),
-                                    e.array(n, "var")], epsilon=n.eps)
-    elif isinstance(n, (ir.LIF, ir.NILIF)):
-        T = shapes[n.inputs[0]][0]
-        if isinstance(n, ir.LIF):
-            fname = f"LIF_T{T}_tau{n.tau:g}_th{n.v_threshold:g}_vr{n.v_reset:g}".replace(".", "p").replace("-", "m")
-            e.functions.setdefault(fname, _lif_function(fname, T, n))
-        else:
-            fname = f"NILIF_T{T}_D{n.levels}_b{n.decay:g}".replace(".", "p")
-            e.functions.setdefault(fname, _nilif_function(fname, T, n))
-        e.nodes.append(helper.make_node(fname, xs, [out], domain=DOMAIN, doc_string=tag))
-    elif isinstance(n, ir.PatchToTime):
-        T, C, H, W = shapes[n.inputs[0]]
-        r = n.r
-        a = e.emit("Reshape", [xs[0], e.const(n.name, [T, C, H // r, r, W // r, r], np.int64)], e.tmp(n.name))
-        b = e.emit("Transpose", [a], e.tmp(n.name), perm=[0, 3, 5, 1, 2, 4])
-        last("Reshape", [b, e.const(n.name, [T * r * r, C, H // r, W // r], np.int64)])
-    elif isinstance(n, ir.TimeToPatch):
-        L, C, h, w = shapes[n.inputs[0]]
-        r2 = n.r * n.r
-        a = e.emit("Reshape", [xs[0], e.const(n.name, [L // r2, r2, C, h, w], np.int64)], e.tmp(n.name))
-        b = e.emit("Transpose", [a], e.tmp(n.name), perm=[0, 2, 1, 3, 4])
-        last("Reshape", [b, e.const(n.name, [L // r2, C * r2, h, w], np.int64)])
-    elif isinstance(n, ir.Upsample2x):
-        last("Resize", [xs[0], "", e.const(n.name, [1, 1, 2, 2])], mode="linear",
-             coordinate_transformation_mode="half_pixel")
-    elif isinstance(n, ir.TemporalConv):
-        L, C, H, W = shapes[n.inputs[0]]
-        k = n.weight.shape[2]
-        a = e.emit("Reshape", [xs[0], e.const(n.name, [L // k, k, C, H, W], np.int64)], e.tmp(n.name))
-        last("Einsum", [e.array(n, "weight"), a], equation="ock,tkchw->tohw")
-    elif isinstance(n, ir.Dense):
-        perm = [1, 2, 3, 0] if n.axis == 0 else [0, 2, 3, 1]
-        back = [3, 0, 1, 2] if n.axis == 0 else [0, 3, 1, 2]
-        a = e.emit("Transpose", [xs[0]], e.tmp(n.name), perm=perm)
-        wt = e.emit("Transpose", [e.array(n, "weight")], e.tmp(n.name), perm=[1, 0])
-        b = e.emit("MatMul", [a, wt], e.tmp(n.name))
-        last("Transpose", [b], perm=back)
-    elif isinstance(n, ir.Reduce):
-        last("ReduceMean" if n.mode == "mean" else "ReduceMax", xs, axes=list(n.axes), keepdims=1)
-    elif isinstance(n, ir.MeanT):
-        last("ReduceMean", xs, axes=[0], keepdims=1)
-    elif isinstance(n, ir.Scale):
-        last("Mul", [xs[0], e.const(n.name, n.factor)])
-    elif isinstance(n, ir.Concat):
-        last("Concat", xs, axis=1)
+    EXPORT.lookup(n)(e, n, last)
+
+
+@EXPORT.register(ir.Input)
+def _x_input(e, n, last):
+    return
+
+
+@EXPORT.register(ir.Output)
+def _x_output(e, n, last):
+    last("Identity", list(n.inputs))
+
+
+@EXPORT.register(ir.RepeatT)
+def _x_repeat(e, n, last):
+    last("Tile", [n.inputs[0], e.const(n.name, [n.T, 1, 1, 1], np.int64)])
+
+
+@EXPORT.register(ir.Conv2d)
+def _x_conv(e, n, last):
+    ins = [n.inputs[0], e.array(n, "weight")] + ([e.array(n, "bias")] if n.bias.size else [])
+    last("Conv", ins, strides=[n.stride] * 2, pads=[n.padding] * 4)
+
+
+@EXPORT.register(ir.BatchNorm)
+def _x_bn(e, n, last):
+    last("BatchNormalization", [n.inputs[0], e.array(n, "gamma"), e.array(n, "beta"), e.array(n, "mean"),
+                                e.array(n, "var")], epsilon=n.eps)
+
+
+@EXPORT.register(ir.LIF, ir.NILIF)
+def _x_neuron(e, n, last):
+    T = e.g.shapes[n.inputs[0]][0]
+    if isinstance(n, ir.LIF):
+        fname = f"LIF_T{T}_tau{n.tau:g}_th{n.v_threshold:g}_vr{n.v_reset:g}".replace(".", "p").replace("-", "m")
+        e.functions.setdefault(fname, _lif_function(fname, T, n))
     else:
-        simple = {ir.Add: "Add", ir.Sub: "Sub", ir.Mul: "Mul", ir.Sigmoid: "Sigmoid", ir.ReLU: "Relu"}
-        if type(n) not in simple:
-            raise UnsupportedOpError(f"ONNX export has no rule for IR op {n.op!r} (node {n.name})")
-        last(simple[type(n)], xs)
+        fname = f"NILIF_T{T}_D{n.levels}_b{n.decay:g}".replace(".", "p")
+        e.functions.setdefault(fname, _nilif_function(fname, T, n))
+    e.nodes.append(helper.make_node(fname, list(n.inputs), [n.name], domain=DOMAIN, doc_string=_tag(n)))
+
+
+@EXPORT.register(ir.PatchToTime)
+def _x_p2t(e, n, last):
+    T, C, H, W = e.g.shapes[n.inputs[0]]
+    r = n.r
+    a = e.emit("Reshape", [n.inputs[0], e.const(n.name, [T, C, H // r, r, W // r, r], np.int64)], e.tmp(n.name))
+    b = e.emit("Transpose", [a], e.tmp(n.name), perm=[0, 3, 5, 1, 2, 4])
+    last("Reshape", [b, e.const(n.name, [T * r * r, C, H // r, W // r], np.int64)])
+
+
+@EXPORT.register(ir.TimeToPatch)
+def _x_t2p(e, n, last):
+    L, C, h, w = e.g.shapes[n.inputs[0]]
+    r2 = n.r * n.r
+    a = e.emit("Reshape", [n.inputs[0], e.const(n.name, [L // r2, r2, C, h, w], np.int64)], e.tmp(n.name))
+    b = e.emit("Transpose", [a], e.tmp(n.name), perm=[0, 2, 1, 3, 4])
+    last("Reshape", [b, e.const(n.name, [L // r2, C * r2, h, w], np.int64)])
+
+
+@EXPORT.register(ir.Upsample2x)
+def _x_up(e, n, last):
+    last("Resize", [n.inputs[0], "", e.const(n.name, [1, 1, 2, 2])], mode="linear",
+         coordinate_transformation_mode="half_pixel")
+
+
+@EXPORT.register(ir.TemporalConv)
+def _x_tconv(e, n, last):
+    L, C, H, W = e.g.shapes[n.inputs[0]]
+    k = n.weight.shape[2]
+    a = e.emit("Reshape", [n.inputs[0], e.const(n.name, [L // k, k, C, H, W], np.int64)], e.tmp(n.name))
+    last("Einsum", [e.array(n, "weight"), a], equation="ock,tkchw->tohw")
+
+
+@EXPORT.register(ir.Dense)
+def _x_dense(e, n, last):
+    perm = [1, 2, 3, 0] if n.axis == 0 else [0, 2, 3, 1]
+    back = [3, 0, 1, 2] if n.axis == 0 else [0, 3, 1, 2]
+    a = e.emit("Transpose", [n.inputs[0]], e.tmp(n.name), perm=perm)
+    wt = e.emit("Transpose", [e.array(n, "weight")], e.tmp(n.name), perm=[1, 0])
+    b = e.emit("MatMul", [a, wt], e.tmp(n.name))
+    last("Transpose", [b], perm=back)
+
+
+@EXPORT.register(ir.Reduce)
+def _x_reduce(e, n, last):
+    last("ReduceMean" if n.mode == "mean" else "ReduceMax", list(n.inputs), axes=list(n.axes), keepdims=1)
+
+
+@EXPORT.register(ir.MeanT)
+def _x_mean_t(e, n, last):
+    last("ReduceMean", list(n.inputs), axes=[0], keepdims=1)
+
+
+@EXPORT.register(ir.Scale)
+def _x_scale(e, n, last):
+    last("Mul", [n.inputs[0], e.const(n.name, n.factor)])
+
+
+@EXPORT.register(ir.Concat)
+def _x_concat(e, n, last):
+    last("Concat", list(n.inputs), axis=1)
+
+
+_SIMPLE = {ir.Add: "Add", ir.Sub: "Sub", ir.Mul: "Mul", ir.Sigmoid: "Sigmoid", ir.ReLU: "Relu"}
+
+
+@EXPORT.register(*_SIMPLE)
+def _x_simple(e, n, last):
+    last(_SIMPLE[type(n)], list(n.inputs))
 
 
 def export_onnx(graph: ir.Graph, path=None) -> onnx.ModelProto:

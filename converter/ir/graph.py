@@ -7,11 +7,38 @@ lava-dl's ``netx.Network.__str__``.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from spikerain.converter.ir.node import Node, Shape, nodes_equal
 from spikerain.errors import GraphError
+
+
+class FrozenMeta(dict):
+    """A graph's ``meta``: a plain dict to read and to serialise (JSON, checksums), refusing every change, nested
+    dicts included (lists become tuples). Derive a new graph with :meth:`Graph.with_meta` instead."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("graph meta is read-only after construction; derive a new graph with Graph.with_meta()")
+
+    __setitem__ = __delitem__ = __ior__ = clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self):
+        return (FrozenMeta, (dict(self),))
+
+    @staticmethod
+    def freeze(value):
+        if isinstance(value, dict):
+            return value if isinstance(value, FrozenMeta) else FrozenMeta(value)
+        if isinstance(value, (list, tuple)):
+            return tuple(FrozenMeta.freeze(v) for v in value)
+        return value
+
+    def __init__(self, data=()):
+        super().__init__({k: FrozenMeta.freeze(v) for k, v in dict(data).items()})
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -19,13 +46,27 @@ class Graph:
     nodes: tuple[Node, ...]
     outputs: tuple[str, ...]
     input_shape: Shape  # [1, C, H, W] of the Input node
-    shapes: dict[str, Shape] = field(default_factory=dict)  # filled by infer_shapes
-    meta: dict = field(default_factory=dict)  # model config, provenance
+    meta: Mapping = field(default_factory=dict)  # model config, provenance; read-only (FrozenMeta)
 
     def __post_init__(self):
         object.__setattr__(self, "nodes", tuple(self.nodes))
         object.__setattr__(self, "outputs", tuple(self.outputs))
         object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        object.__setattr__(self, "meta", FrozenMeta(self.meta))
+
+    @functools.cached_property
+    def shapes(self) -> Mapping[str, Shape]:
+        """Every value's shape ``[T, C, H, W]``: a read-only value of the nodes and the input shape, computed by
+        shape inference on first use (:class:`GraphError` if they do not fit)."""
+        return MappingProxyType(_infer(self))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("shapes", None)  # derived, and a mappingproxy does not pickle
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -45,7 +86,12 @@ class Graph:
 
     def with_nodes(self, nodes, **changes) -> Graph:
         return Graph(nodes=tuple(nodes), outputs=changes.get("outputs", self.outputs),
-                     input_shape=changes.get("input_shape", self.input_shape), shapes={}, meta=dict(self.meta))
+                     input_shape=changes.get("input_shape", self.input_shape), meta=self.meta)
+
+    def with_meta(self, **changes) -> Graph:
+        """The same graph with ``meta`` entries added or replaced."""
+        return Graph(nodes=self.nodes, outputs=self.outputs, input_shape=self.input_shape,
+                     meta={**self.meta, **changes})
 
     def ops(self) -> Counter:
         return Counter(n.op for n in self.nodes)
@@ -80,7 +126,18 @@ def validate(g: Graph) -> Graph:
 
 
 def infer_shapes(g: Graph) -> Graph:
-    """Fill ``g.shapes`` (a pure function of the nodes; the dict is the graph's own cache)."""
+    """The shape-inference pass: returns ``g`` with its shapes checked (``g.shapes``, a read-only value of the
+    nodes, is computed once; nothing is refilled or changed). :func:`shapes_of` returns the shapes themselves."""
+    _ = g.shapes
+    return g
+
+
+def shapes_of(g: Graph) -> Mapping[str, Shape]:
+    """Every value's shape, or :class:`GraphError` naming the node whose shape rule fails."""
+    return g.shapes
+
+
+def _infer(g: Graph) -> dict[str, Shape]:
     shapes: dict[str, Shape] = {}
     for n in g.nodes:
         if n.arity == 0:
@@ -90,9 +147,7 @@ def infer_shapes(g: Graph) -> Graph:
             shapes[n.name] = tuple(int(d) for d in n.out_shape(*[shapes[i] for i in n.inputs]))
         except (ValueError, KeyError) as e:
             raise GraphError(f"shape error at node {n.name!r} ({n.op}): {e}") from e
-    g.shapes.clear()
-    g.shapes.update(shapes)
-    return g
+    return shapes
 
 
 def size_multiple(g: Graph, candidates: tuple[int, ...] = (1, 2, 4, 8, 16, 32)) -> int:

@@ -16,6 +16,7 @@ class LIF(Node):
     v_threshold: float = 0.15
     v_reset: float = 0.0
     op = "lif"
+    role = "neuron"
 
 
 @register_op
@@ -25,4 +26,9 @@ class NILIF(Node):
 
     decay: float = 0.25
     levels: int = 4
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return j + 1  # its state carries every earlier frame
     op = "nilif"
+    role = "neuron"
+    time_mixing = True

@@ -44,6 +44,28 @@ class Node:
     placement: ClassVar[str] = "on-chip"
     #: number of inputs (None = any number >= 1)
     arity: ClassVar[int | None] = 1
+    #: what it is on a neuromorphic chip: "synapse" (weighted sums feeding neurons), "neuron" (state over T),
+    #: "routing" (moves, repeats or joins values; computes nothing), "elementwise", or "host" (global pooling,
+    #: lookup tables, the mean over T: only a CPU does these)
+    role: ClassVar[str] = "elementwise"
+    #: output frame j reads input frames other than frame j (see :meth:`frames_needed`)
+    time_mixing: ClassVar[bool] = False
+
+    def mixes_time(self) -> bool:
+        """Whether output frame j needs input frames other than frame j (some ops decide by their axes)."""
+        return self.time_mixing
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        """How many leading frames of an input (of ``t_in`` frames) output frame ``j`` needs."""
+        if not self.mixes_time():
+            return 1 if t_in == 1 else j + 1
+        return t_in  # mixing over T by a reduction: every frame
+
+    def fan_in(self) -> int:
+        """Synapses per output neuron; 1 for ops that are not synapses. A synapse op must say."""
+        if self.role == "synapse":
+            raise NotImplementedError(f"synapse op {self.op!r} does not declare its fan-in")
+        return 1
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", tuple(self.inputs))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir.node import Node, Shape, register_op
 from spikerain.converter.ir.synapse import Conv2d, Dense, TemporalConv
 from spikerain.converter.ir.tensor import Concat, PatchToTime, Reduce, RepeatT, TimeToPatch, _broadcast
@@ -36,6 +37,7 @@ class QInput(QNode):
     channels: int = 3
     signed: bool = False
     op = "q_input"
+    role = "routing"
     arity = 0
 
     def out_shape(self, *ins: Shape) -> Shape:
@@ -48,6 +50,7 @@ class QOutput(QNode):
     """Graph output; real = q * 2**-frac."""
 
     op = "q_output"
+    role = "routing"
 
 
 @register_op
@@ -68,6 +71,7 @@ class QConv2d(QNode):
     shift: int = 0
     delay: int = 0  # 1: output frame t comes from input frame t-1 (Lava's synapse delay, kept by netx networks)
     op = "q_conv2d"
+    role = "synapse"
 
     @property
     def identity_requant(self) -> bool:
@@ -76,6 +80,9 @@ class QConv2d(QNode):
 
     def out_shape(self, x: Shape) -> Shape:
         return Conv2d.out_shape(self, x)  # type: ignore[arg-type]
+
+    def fan_in(self):
+        return Conv2d.fan_in(self)  # type: ignore[arg-type]
 
     @property
     def weight(self) -> np.ndarray:  # for the shared shape rule
@@ -89,6 +96,8 @@ class QTemporalConv(QNode):
     weight_exp: int = 0
     shift: int = 0
     op = "q_temporal_conv"
+    role = "synapse"
+    time_mixing = True
 
     @property
     def weight(self) -> np.ndarray:
@@ -96,6 +105,12 @@ class QTemporalConv(QNode):
 
     def out_shape(self, x: Shape) -> Shape:
         return TemporalConv.out_shape(self, x)  # type: ignore[arg-type]
+
+    def fan_in(self):
+        return TemporalConv.fan_in(self)  # type: ignore[arg-type]
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return TemporalConv.frames_needed(self, j, t_in)  # type: ignore[arg-type]
 
 
 @register_op
@@ -106,6 +121,7 @@ class QDense(QNode):
     axis: int = 1
     shift: int = 0
     op = "q_dense"
+    role = "synapse"
     placement = "host"
 
     @property
@@ -115,6 +131,12 @@ class QDense(QNode):
     def out_shape(self, x: Shape) -> Shape:
         return Dense.out_shape(self, x)  # type: ignore[arg-type]
 
+    def mixes_time(self):
+        return Dense.mixes_time(self)  # type: ignore[arg-type]
+
+    def fan_in(self):
+        return Dense.fan_in(self)  # type: ignore[arg-type]
+
 
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -122,10 +144,14 @@ class QUpsample2x(QNode):
     """Bilinear x2 as a fixed-weight layer: per axis 3*q[i] + q[neighbour], then rshift_round(., 4)."""
 
     op = "q_upsample2x"
+    role = "synapse"
 
     def out_shape(self, x: Shape) -> Shape:
         T, C, H, W = x
         return (T, C, 2 * H, 2 * W)
+
+    def fan_in(self) -> int:
+        return 4  # each output blends up to 4 inputs of its own channel
 
 
 @register_op
@@ -137,15 +163,16 @@ class QLIF(QNode):
     ``reset_interval`` > 0, u and v are zeroed before frame t when t % reset_interval == reset_offset
     (Lava's ``LIFReset``)."""
 
-    du: int = 4095
-    dv: int = 2048
-    vth: int = 0  # mantissa; effective threshold vth << 6, strict '>'
+    du: int = loihi.DU_MAX  # the current holds only this step's input
+    dv: int = loihi.DECAY_UNITY // 2  # v halves every step
+    vth: int = 0  # mantissa; effective threshold vth << VTH_SHIFT, strict '>'
     bias_mant: int = 0
     bias_exp: int = 0
     bias_map: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     reset_interval: int = 0
     reset_offset: int = 0
     op = "q_lif"
+    role = "neuron"
 
 
 @register_op
@@ -158,6 +185,11 @@ class QNILIF(QNode):
     levels: int = 4
     decay_shift: int = 2
     op = "q_nilif"
+    role = "neuron"
+    time_mixing = True
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return j + 1  # its state carries every earlier frame
 
 
 @register_op
@@ -169,6 +201,7 @@ class QAdd(QNode):
     frac_b: int = 0
     subtract: bool = False
     op = "q_add"
+    role = "elementwise"
     arity = 2
 
     def out_shape(self, a: Shape, b: Shape) -> Shape:
@@ -183,6 +216,7 @@ class QMul(QNode):
     frac_a: int = 0
     frac_b: int = 0
     op = "q_mul"
+    role = "elementwise"
     placement = "host"
     arity = 2
 
@@ -198,6 +232,7 @@ class QScale(QNode):
     mant: int = 1
     shift: int = 0
     op = "q_scale"
+    role = "elementwise"
 
 
 @register_op
@@ -207,6 +242,7 @@ class QConcat(QNode):
 
     fracs: tuple[int, ...] = ()
     op = "q_concat"
+    role = "routing"
     arity = None
 
     def out_shape(self, *ins: Shape) -> Shape:
@@ -222,10 +258,14 @@ class QReduce(QNode):
     axes: tuple[int, ...] = (2, 3)
     in_frac: int = 0
     op = "q_reduce"
+    role = "host"
     placement = "host"
 
     def out_shape(self, x: Shape) -> Shape:
         return Reduce.out_shape(self, x)  # type: ignore[arg-type]
+
+    def mixes_time(self):
+        return Reduce.mixes_time(self)  # type: ignore[arg-type]
 
 
 @register_op
@@ -237,6 +277,7 @@ class QSigmoid(QNode):
     in_frac: int = 0
     lut_frac: int = 6
     op = "q_sigmoid"
+    role = "host"
     placement = "host"
 
 
@@ -244,6 +285,7 @@ class QSigmoid(QNode):
 @dataclass(frozen=True, kw_only=True, eq=False)
 class QReLU(QNode):
     op = "q_relu"
+    role = "elementwise"
 
 
 @register_op
@@ -253,6 +295,8 @@ class QMeanT(QNode):
 
     in_frac: int = 0
     op = "q_mean_t"
+    role = "host"
+    time_mixing = True
     placement = "host"
 
     def out_shape(self, x: Shape) -> Shape:
@@ -264,9 +308,14 @@ class QMeanT(QNode):
 class QRepeatT(QNode):
     T: int = 4
     op = "q_repeat_t"
+    role = "routing"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         return RepeatT.out_shape(self, x)  # type: ignore[arg-type]
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return RepeatT.frames_needed(self, j, t_in)  # type: ignore[arg-type]
 
 
 @register_op
@@ -274,9 +323,14 @@ class QRepeatT(QNode):
 class QPatchToTime(QNode):
     r: int = 2
     op = "q_patch_to_time"
+    role = "routing"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         return PatchToTime.out_shape(self, x)  # type: ignore[arg-type]
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return PatchToTime.frames_needed(self, j, t_in)  # type: ignore[arg-type]
 
 
 @register_op
@@ -284,9 +338,14 @@ class QPatchToTime(QNode):
 class QTimeToPatch(QNode):
     r: int = 2
     op = "q_time_to_patch"
+    role = "routing"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         return TimeToPatch.out_shape(self, x)  # type: ignore[arg-type]
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return TimeToPatch.frames_needed(self, j, t_in)  # type: ignore[arg-type]
 
 
 @register_op
@@ -305,6 +364,7 @@ class QDenseSynapse(QNode):
     delay: int = 0
     delays: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     op = "q_dense_synapse"
+    role = "synapse"
 
     @property
     def weight(self) -> np.ndarray:
@@ -315,6 +375,9 @@ class QDenseSynapse(QNode):
         if n_in != self.weight_mant.shape[1]:
             raise ValueError(f"dense synapse expects {self.weight_mant.shape[1]} inputs, got {x}")
         return (x[0], self.weight_mant.shape[0], 1, 1)
+
+    def fan_in(self) -> int:
+        return int(self.weight_mant.shape[1])  # every input reaches every output
 
 
 @register_op
@@ -328,6 +391,7 @@ class QDelta(QNode):
     spike_exp: int = 6
     state_exp: int = 6
     op = "q_delta"
+    role = "neuron"
 
 
 @register_op
@@ -341,6 +405,7 @@ class QSigmaDelta(QNode):
     state_exp: int = 6
     bias_map: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     op = "q_sigma_delta"
+    role = "neuron"
 
 
 @register_op
@@ -349,3 +414,4 @@ class QSigma(QNode):
     """Lava's ``Sigma`` decoder: sigma += x; out = sigma."""
 
     op = "q_sigma"
+    role = "neuron"

@@ -27,6 +27,7 @@ class Conv2d(Node):
     stride: int = 1
     padding: int = 0
     op = "conv2d"
+    role = "synapse"
 
     def out_shape(self, x: Shape) -> Shape:
         T, C, H, W = x
@@ -35,6 +36,10 @@ class Conv2d(Node):
             raise ValueError(f"conv expects {ci} input channels, got {C}")
         (sh, sw), (ph, pw) = pair(self.stride), pair(self.padding)
         return (T, co, (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1)
+
+    def fan_in(self) -> int:
+        co, ci, kh, kw = self.weight.shape
+        return ci * kh * kw
 
 
 @register_op
@@ -45,6 +50,8 @@ class TemporalConv(Node):
 
     weight: np.ndarray
     op = "temporal_conv"
+    role = "synapse"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         T, C, H, W = x
@@ -52,6 +59,13 @@ class TemporalConv(Node):
         if C != ci or T % k:
             raise ValueError(f"temporal conv k={k} Cin={ci} does not fit input {x}")
         return (T // k, co, H, W)
+
+    def fan_in(self) -> int:
+        co, ci, k = self.weight.shape
+        return ci * k
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return (j + 1) * self.weight.shape[2]
 
 
 @register_op
@@ -62,6 +76,7 @@ class Dense(Node):
     weight: np.ndarray  # [out, in]
     axis: int = 1
     op = "dense"
+    role = "synapse"
     placement = "host"
 
     def out_shape(self, x: Shape) -> Shape:
@@ -71,6 +86,12 @@ class Dense(Node):
         s[self.axis] = self.weight.shape[0]
         return tuple(s)
 
+    def mixes_time(self) -> bool:
+        return self.axis == 0
+
+    def fan_in(self) -> int:
+        return int(self.weight.shape[1])
+
 
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -78,10 +99,14 @@ class Upsample2x(Node):
     """Bilinear x2, align_corners=False: each output is a fixed 1/16-multiple blend of up to 4 inputs."""
 
     op = "upsample2x"
+    role = "synapse"
 
     def out_shape(self, x: Shape) -> Shape:
         T, C, H, W = x
         return (T, C, 2 * H, 2 * W)
+
+    def fan_in(self) -> int:
+        return 4  # each output blends up to 4 inputs of its own channel
 
 
 @register_op
@@ -95,3 +120,4 @@ class BatchNorm(Node):
     var: np.ndarray
     eps: float = 1e-5
     op = "batchnorm"
+    role = "elementwise"

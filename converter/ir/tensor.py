@@ -14,6 +14,7 @@ class Input(Node):
 
     channels: int = 3
     op = "input"
+    role = "routing"
     arity = 0
 
     def out_shape(self, *ins: Shape) -> Shape:
@@ -24,6 +25,7 @@ class Input(Node):
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Output(Node):
     op = "output"
+    role = "routing"
 
 
 def _broadcast(*shapes: Shape) -> Shape:
@@ -48,12 +50,14 @@ class _Elementwise(Node):
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Add(_Elementwise):
     op = "add"
+    role = "elementwise"
 
 
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Sub(_Elementwise):
     op = "sub"
+    role = "elementwise"
 
 
 @register_op
@@ -62,6 +66,7 @@ class Mul(_Elementwise):
     """Elementwise product (broadcasting): attention gates and SDEM's x * s. Not a synaptic op."""
 
     op = "mul"
+    role = "elementwise"
     placement = "host"
 
 
@@ -72,6 +77,7 @@ class Scale(Node):
 
     factor: float = 1.0
     op = "scale"
+    role = "elementwise"
 
 
 @register_op
@@ -80,6 +86,7 @@ class Concat(Node):
     """Channel concatenation (on Loihi: several synapse groups summing into one neuron input)."""
 
     op = "concat"
+    role = "routing"
     arity = None
 
     def out_shape(self, *ins: Shape) -> Shape:
@@ -96,12 +103,17 @@ class PatchToTime(Node):
 
     r: int = 2
     op = "patch_to_time"
+    role = "routing"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         T, C, H, W = x
         if H % self.r or W % self.r:
             raise ValueError(f"patch_to_time r={self.r} needs H, W divisible by {self.r}, got {x}")
         return (T * self.r * self.r, C, H // self.r, W // self.r)
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return j // (self.r * self.r) + 1
 
 
 @register_op
@@ -111,10 +123,15 @@ class TimeToPatch(Node):
 
     r: int = 2
     op = "time_to_patch"
+    role = "routing"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         L, C, h, w = x
         return (L // (self.r * self.r), C * self.r * self.r, h, w)
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return (j + 1) * self.r * self.r
 
 
 @register_op
@@ -125,6 +142,7 @@ class Reduce(Node):
     mode: str = "mean"
     axes: tuple[int, ...] = (2, 3)
     op = "reduce"
+    role = "host"
     placement = "host"
 
     def __post_init__(self):
@@ -136,11 +154,15 @@ class Reduce(Node):
     def out_shape(self, x: Shape) -> Shape:
         return tuple(1 if i in self.axes else d for i, d in enumerate(x))
 
+    def mixes_time(self) -> bool:
+        return 0 in self.axes
+
 
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Sigmoid(Node):
     op = "sigmoid"
+    role = "host"
     placement = "host"
 
 
@@ -148,6 +170,7 @@ class Sigmoid(Node):
 @dataclass(frozen=True, kw_only=True, eq=False)
 class ReLU(Node):
     op = "relu"
+    role = "elementwise"
 
 
 @register_op
@@ -156,6 +179,8 @@ class MeanT(Node):
     """Mean over the time axis (the decoder's readout)."""
 
     op = "mean_t"
+    role = "host"
+    time_mixing = True
     placement = "host"
 
     def out_shape(self, x: Shape) -> Shape:
@@ -169,8 +194,13 @@ class RepeatT(Node):
 
     T: int = 4
     op = "repeat_t"
+    role = "routing"
+    time_mixing = True
 
     def out_shape(self, x: Shape) -> Shape:
         if x[0] != 1:
             raise ValueError(f"repeat_t expects one step, got {x}")
         return (self.T, *x[1:])
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return 1

@@ -28,7 +28,7 @@ class _Runner:
         n = self.by_name[name]
         args = [self.values[i] for i in n.inputs] if n.inputs else [x]
         kw = {} if stats is None else {"stats": stats}
-        v = self.kernel_of(n.op)(n, *args, **kw)
+        v = self.kernel_of(n)(n, *args, **kw)
         self.values[name] = v
         return v
 

@@ -26,7 +26,7 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
     for n in graph.nodes:
         args = [values[i] for i in n.inputs] if n.inputs else [x]
         kw = {} if stats is None else {"stats": stats.setdefault(n.name, {})}
-        values[n.name] = kernel_of(n.op)(n, *args, **kw)
+        values[n.name] = kernel_of(n)(n, *args, **kw)
         if observe is not None:
             observe(n, values[n.name])
         if keep:

@@ -11,20 +11,18 @@ import torch
 import torch.nn.functional as F
 
 from spikerain.converter import ir
-from spikerain.errors import UnsupportedOpError
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.models.neurons import LIFParameters, NILIFParameters, lif_multistep, nilif_multistep
 from spikerain.models.vlifnet import patch_to_time, time_to_patch_channels
 
 Kernel = Callable[..., torch.Tensor]
-FLOAT_KERNELS: dict[str, Kernel] = {}
+#: float op class -> its kernel
+FLOAT_KERNELS: OpRegistry[Kernel] = OpRegistry("fast simulator (float)", what="float kernel")
 
 
 def kernel(op: str):
     def deco(fn: Kernel) -> Kernel:
-        if op in FLOAT_KERNELS:
-            raise ValueError(f"float kernel for {op} registered twice")
-        FLOAT_KERNELS[op] = fn
-        return fn
+        return FLOAT_KERNELS.add(op, fn)
 
     return deco
 
@@ -158,12 +156,9 @@ def _mean_t(n, x):
     return x.mean(0, keepdim=True)
 
 
-def float_kernel(op: str) -> Kernel:
-    try:
-        return FLOAT_KERNELS[op]
-    except KeyError:
-        raise UnsupportedOpError(f"the fast simulator has no float kernel for IR op {op!r}",
-                                 supported=sorted(FLOAT_KERNELS)) from None
+def float_kernel(op) -> Kernel:
+    """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
+    return FLOAT_KERNELS.lookup(op)
 
 
 @torch.inference_mode()

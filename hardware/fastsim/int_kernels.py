@@ -14,20 +14,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import UnsupportedOpError
 
 Kernel = Callable[..., torch.Tensor]
-INT_KERNELS: dict[str, Kernel] = {}
+#: quantized op class -> its vectorised kernel, bit-exact with the numpy reference
+INT_KERNELS: OpRegistry[Kernel] = OpRegistry("fast simulator (integer)", what="fast-simulator kernel")
 
 
 def kernel(op: str):
     def deco(fn):
-        if op in INT_KERNELS:
-            raise ValueError(f"fast-sim kernel for {op} registered twice")
-        INT_KERNELS[op] = fn
-        return fn
+        return INT_KERNELS.add(op, fn)
 
     return deco
 
@@ -74,10 +73,10 @@ def _ax(a: int) -> int:
 
 
 def _wrap24(x: torch.Tensor, stats) -> torch.Tensor:
-    half = 1 << 23
+    half = 1 << (loihi.CONV_ACC_BITS - 1)
     if bool((x.abs() < half).all()):
         return x
-    w = torch.remainder(x + half, 1 << 24) - half
+    w = torch.remainder(x + half, 2 * half) - half
     _count(stats, "wrapped", (w != x).sum())
     return w
 
@@ -141,7 +140,7 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     half = (1 << (n.shift - 1)) if n.shift > 0 else 0
     offset = bias + half
     bound = int(x.abs().max()) * w_sum
-    if bound >= (1 << 23) or bound + float(np.abs(offset).max()) >= F32_EXACT:
+    if bound >= (1 << (loihi.CONV_ACC_BITS - 1)) or bound + float(np.abs(offset).max()) >= F32_EXACT:
         return None
     acc = F.conv2d(
         x.to(torch.float32), torch.from_numpy(w.astype(np.float32)), stride=pair(n.stride), padding=pair(n.padding)
@@ -163,7 +162,7 @@ def k_conv(n: q.QConv2d, x, stats=None):
     if fused is not None:
         return _delay(fused.unflatten(0, (T, B)), n.delay)
     acc, bound = exact_int_conv(x.flatten(0, 1), n.weight_mant, pair(n.stride), pair(n.padding))
-    if bound >= (1 << 23):  # below it no sum can wrap
+    if bound >= (1 << (loihi.CONV_ACC_BITS - 1)):  # below it no sum can wrap
         acc = _wrap24(acc, stats)
     if n.bias_mant.size:
         acc = acc + (torch.from_numpy(n.bias_mant.astype("int64")) << n.bias_exp).view(1, -1, 1, 1)
@@ -209,18 +208,21 @@ def k_upsample(n, x, stats=None):
 
 def _trunc_mul_shift(v: torch.Tensor, factor: int) -> torch.Tensor:
     """sign(v) * ((|v| * factor) >> 12): Lava's decay with rounding toward zero."""
-    return torch.sign(v) * ((v.abs() * factor) >> 12)
+    return torch.sign(v) * ((v.abs() * factor) >> loihi.DECAY_SHIFT)
 
 
 def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
     """du = 4095, dv = 2048, no bias, |x| < 2**16: u = x << 6 never wraps, and |v| <= |v|/2 + 2**22 stays below
     2**23, so neither wrap nor saturation can happen; v halves rounding toward zero."""
     out = torch.empty_like(x)
-    vth = n.vth << 6
+    vth = n.vth << loihi.VTH_SHIFT
     v = None
     T = x.shape[0]
     for t in range(T):
-        v = x[t] << 6 if v is None else torch.div(v, 2, rounding_mode="trunc").add_(x[t], alpha=64)
+        if v is None:
+            v = x[t] << loihi.ACT_SHIFT
+        else:
+            v = torch.div(v, 2, rounding_mode="trunc").add_(x[t], alpha=1 << loihi.ACT_SHIFT)
         s = v > vth
         out[t] = s
         if t + 1 < T:  # the last step's reset is never read
@@ -231,25 +233,26 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
 @kernel("q_lif")
 def k_lif(n: q.QLIF, x, stats=None):
     plain = n.bias_mant == 0 and not n.bias_map.size and not n.reset_interval
-    if n.du == 4095 and n.dv == 2048 and plain and (x.numel() == 0 or int(x.abs().max()) < (1 << 16)):
+    halving = n.du == loihi.DU_MAX and n.dv == loihi.DECAY_UNITY // 2
+    if halving and plain and (x.numel() == 0 or int(x.abs().max()) < (1 << 16)):
         return _lif_fast(n, x)
     u = torch.zeros(x.shape[1:], dtype=torch.int64)
     v = torch.zeros_like(u)
     out = torch.empty_like(x)
     mant = n.bias_mant + (_bias(n.bias_map, x.shape) if n.bias_map.size else 0)
     bias = mant << n.bias_exp if n.bias_exp >= 0 else mant >> -n.bias_exp
-    vth = n.vth << 6
-    lim = (1 << 23) - 1
+    vth = n.vth << loihi.VTH_SHIFT
+    lim = loihi.V_LIMIT
     for t in range(x.shape[0]):
         if n.reset_interval and t % n.reset_interval == n.reset_offset:
             u, v = torch.zeros_like(u), torch.zeros_like(v)
-        u = _trunc_mul_shift(u, 4096 - n.du - 1) if n.du != 4095 else torch.zeros_like(u)
-        u = u + (x[t] << 6)
-        if stats is not None or (u.abs() >= (1 << 23)).any():
-            over, under = u > (1 << 23), u <= -(1 << 23)
-            _count(stats, "wrapped", (over | under).sum())
-            u = u - over.to(torch.int64) * (1 << 24) + under.to(torch.int64) * (1 << 24)
-        v = _trunc_mul_shift(v, 4096 - n.dv) + u + bias
+        decay_u = loihi.DECAY_UNITY - (n.du + loihi.DS_OFFSET)
+        u = _trunc_mul_shift(u, decay_u) if decay_u else torch.zeros_like(u)
+        u = u + (x[t] << loihi.ACT_SHIFT)
+        if stats is not None or (u.abs() >= loihi.STATE_HALF).any():
+            _count(stats, "wrapped", ((u > loihi.STATE_HALF) | (u <= -loihi.STATE_HALF)).sum())
+            u = loihi.wrap_state(u)
+        v = _trunc_mul_shift(v, loihi.DECAY_UNITY - (n.dv + loihi.DM_OFFSET)) + u + bias
         _count(stats, "saturated", ((v > lim) | (v < -lim)).sum())
         v = v.clamp(-lim, lim)
         s = v > vth
@@ -404,10 +407,6 @@ def k_sigma(n: q.QSigma, x, stats=None):
     return torch.cumsum(x, dim=0)
 
 
-def int_kernel(op: str) -> Kernel:
-    try:
-        return INT_KERNELS[op]
-    except KeyError:
-        raise UnsupportedOpError(
-            f"the fast simulator has no kernel for quantized op {op!r}", supported=sorted(INT_KERNELS)
-        ) from None
+def int_kernel(op) -> Kernel:
+    """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
+    return INT_KERNELS.lookup(op)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikerain.converter.ir.loihi import CONV_ACC_BITS
+
 
 def rshift_round(x: np.ndarray, s: int) -> np.ndarray:
     """x * 2**-s rounded half up (arithmetic shift of x + 2**(s-1)); a left shift when s < 0."""
@@ -42,7 +44,7 @@ def clip_count(x: np.ndarray, bits: int, stats: dict | None, key: str) -> np.nda
     return np.clip(x, -lim, lim)
 
 
-def wrap(x: np.ndarray, bits: int = 24) -> np.ndarray:
+def wrap(x: np.ndarray, bits: int = CONV_ACC_BITS) -> np.ndarray:
     """Two's-complement wrap to ``bits`` (Lava's ``signed_clamp`` for Conv outputs)."""
     half = 1 << (bits - 1)
     return ((np.asarray(x, dtype=np.int64) + half) % (1 << bits)) - half

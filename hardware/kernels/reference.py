@@ -10,9 +10,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
-from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.fixed import (
     clip_count,
     round_div,
@@ -22,15 +23,13 @@ from spikerain.hardware.kernels.fixed import (
 )
 
 Kernel = Callable[..., np.ndarray]
-REFERENCE: dict[str, Kernel] = {}
+#: quantized op class -> its integer semantics (the one definition the fast simulator and Lava are held to)
+REFERENCE: OpRegistry[Kernel] = OpRegistry("numpy reference", what="reference kernel")
 
 
 def kernel(op: str):
     def deco(fn):
-        if op in REFERENCE:
-            raise ValueError(f"reference kernel for {op} registered twice")
-        REFERENCE[op] = fn
-        return fn
+        return REFERENCE.add(op, fn)
 
     return deco
 
@@ -142,27 +141,26 @@ def k_upsample(n: q.QUpsample2x, x, stats=None):
 
 @kernel("q_lif")
 def k_lif(n: q.QLIF, x, stats=None):
-    """Lava ``PyLifModelBitAcc`` step by step over T (see loihi_lava.md §3)."""
+    """Lava ``PyLifModelBitAcc`` step by step over T (``lava/proc/lif/models.py``; constants in ``loihi``)."""
     u = np.zeros(x.shape[1:], np.int64)
     v = np.zeros(x.shape[1:], np.int64)
     out = np.zeros_like(x)
     mant = n.bias_mant + (bias_frame(n.bias_map, x.shape) if n.bias_map.size else 0)
     bias = mant << n.bias_exp if n.bias_exp >= 0 else mant >> -n.bias_exp
-    vth = n.vth << 6
+    vth = n.vth << loihi.VTH_SHIFT
     for t in range(x.shape[0]):
         if n.reset_interval and t % n.reset_interval == n.reset_offset:
             u, v = np.zeros_like(u), np.zeros_like(v)
-        decay_u = 4096 - n.du - 1
-        u = np.sign(u) * ((np.abs(u) * decay_u) >> 12)
-        u = u + (x[t] << 6)
-        over = u > (1 << 23)
-        under = u <= -(1 << 23)
-        _count(stats, "wrapped", np.count_nonzero(over | under))
-        u = np.where(over, u - (1 << 24), np.where(under, u + (1 << 24), u))
-        decay_v = 4096 - n.dv
-        v = np.sign(v) * ((np.abs(v) * decay_v) >> 12)
+        # the int64 product cannot overflow (24-bit state x 12-bit decay); the shift rounds toward zero
+        decay_u = loihi.DECAY_UNITY - (n.du + loihi.DS_OFFSET)
+        u = np.sign(u) * ((np.abs(u) * decay_u) >> loihi.DECAY_SHIFT)
+        u = u + (x[t] << loihi.ACT_SHIFT)
+        _count(stats, "wrapped", np.count_nonzero((u > loihi.STATE_HALF) | (u <= -loihi.STATE_HALF)))
+        u = loihi.wrap_state(u)
+        decay_v = loihi.DECAY_UNITY - (n.dv + loihi.DM_OFFSET)
+        v = np.sign(v) * ((np.abs(v) * decay_v) >> loihi.DECAY_SHIFT)
         v = v + u + bias
-        lim = (1 << 23) - 1
+        lim = loihi.V_LIMIT
         _count(stats, "saturated", np.count_nonzero((v > lim) | (v < -lim)))
         v = np.clip(v, -lim, lim)
         s = v > vth
@@ -304,12 +302,9 @@ def k_sigma(n: q.QSigma, x, stats=None):
     return np.cumsum(x, axis=0)
 
 
-def reference_kernel(op: str) -> Kernel:
-    try:
-        return REFERENCE[op]
-    except KeyError:
-        raise UnsupportedOpError(f"no reference kernel for quantized op {op!r}", supported=sorted(REFERENCE)) \
-            from None
+def reference_kernel(op) -> Kernel:
+    """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
+    return REFERENCE.lookup(op)
 
 
 def run_reference(graph, images: np.ndarray, *, keep: bool = False, stats: dict | None = None) -> dict:
@@ -318,5 +313,5 @@ def run_reference(graph, images: np.ndarray, *, keep: bool = False, stats: dict 
     for node in graph.nodes:
         args = [values[i] for i in node.inputs] if node.inputs else [images]
         node_stats = None if stats is None else stats.setdefault(node.name, {})
-        values[node.name] = reference_kernel(node.op)(node, *args, stats=node_stats)
+        values[node.name] = reference_kernel(node)(node, *args, stats=node_stats)
     return values if keep else {o: values[o] for o in graph.outputs}

@@ -1,10 +1,10 @@
 """Build and run the Lava process graph of a quantized artifact (runs in the Lava interpreter; torch-free).
 
-:func:`build_network` turns a :class:`~spikerain.hardware.lava.schedule.Schedule` into Lava processes: stock
+:func:`build_network` turns a :class:`~spikerain.hardware.schedule.Schedule` into Lava processes: stock
 ``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, and spikerain ``Segment``s for the
 rest. :func:`run_network` runs it with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the
 output frames from the sink and every layer's non-zero count per timestep from the segments, and stops the
-runtime only when the run succeeded (``shared/spec/loihi_lava.md`` §8).
+runtime only when the run succeeded (``docs/sources.md`` §3.3).
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
+from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
+from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.reference import reference_kernel
-from spikerain.hardware.lava.schedule import Schedule, build_schedule
+from spikerain.hardware.schedule import Schedule, build_schedule
 
 CONV_MODELS = ("vectorised", "stock")
 
@@ -91,13 +94,13 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             src = u.inputs[0].value
             (sh, sw), (ph, pw) = pair(node.stride), pair(node.padding)
             proc = Conv(weight=lava_conv_weight(w), input_shape=s.lava_shape[src], padding=(pw, ph),
-                        stride=(sw, sh), num_message_bits=0 if _binary(by, src) else 24, name=u.name)
+                        stride=(sw, sh), num_message_bits=0 if _binary(by, src) else loihi.MESSAGE_BITS, name=u.name)
             net.model_map[proc] = PyConvModelFixedVectorised if conv_model == "vectorised" else PyConvModelFixed
         elif u.kind == "dense":
             node = by[u.nodes[0]]
             common = {"weights": node.weight_mant.astype(np.int32), "weight_exp": node.weight_exp,
                       "num_weight_bits": node.num_weight_bits,
-                      "num_message_bits": 0 if _binary(by, u.inputs[0].value) else 24, "name": u.name}
+                      "num_message_bits": 0 if _binary(by, u.inputs[0].value) else loihi.MESSAGE_BITS, "name": u.name}
             if node.delays.size:
                 proc = DelayDense(delays=node.delays.astype(int), max_delay=int(node.delays.max()), **common)
             else:
@@ -128,29 +131,50 @@ def _bias_lava(bias_map: np.ndarray, chw, lava_shape) -> np.ndarray:
     return (full.transpose(2, 1, 0) if len(lava_shape) == 3 else full.reshape(-1)).astype(np.int32)
 
 
-def _neuron(node: ir.Node, s: Schedule, u, chw):
+def _lif(node, s: Schedule, u, chw, shape):
     from lava.proc.lif.process import LIFReset
-    from lava.proc.sdn.process import ActivationMode, Delta, Sigma, SigmaDelta
 
-    shape = s.lava_shape[node.name]
     start = u.inputs[0].start
-    if node.op == "q_lif":
-        bias = node.bias_mant + (_bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0)
-        if node.reset_interval:
-            interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
-        else:  # zero the state when the first frame arrives, whatever the layer saw before its window
-            interval, offset = s.steps + 1, start
-        return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
-                        reset_interval=interval, reset_offset=offset, name=u.name)
-    if node.op == "q_delta":
-        return Delta(shape=shape, vth=node.vth, spike_exp=node.spike_exp, state_exp=node.state_exp)
-    if node.op == "q_sigma_delta":
-        bias = _bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0
-        return SigmaDelta(shape=shape, vth=node.vth, bias=bias, act_mode=ActivationMode.RELU,
-                          spike_exp=node.spike_exp, state_exp=node.state_exp)
-    if node.op == "q_sigma":
-        return Sigma(shape=shape)
-    raise ValueError(f"no stock Lava neuron for {node.op}")
+    bias = node.bias_mant + (_bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0)
+    if node.reset_interval:
+        interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
+    else:  # zero the state when the first frame arrives, whatever the layer saw before its window
+        interval, offset = s.steps + 1, start
+    return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
+                    reset_interval=interval, reset_offset=offset, name=u.name)
+
+
+def _delta(node, s: Schedule, u, chw, shape):
+    from lava.proc.sdn.process import Delta
+
+    return Delta(shape=shape, vth=node.vth, spike_exp=node.spike_exp, state_exp=node.state_exp)
+
+
+def _sigma_delta(node, s: Schedule, u, chw, shape):
+    from lava.proc.sdn.process import ActivationMode, SigmaDelta
+
+    bias = _bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0
+    return SigmaDelta(shape=shape, vth=node.vth, bias=bias, act_mode=ActivationMode.RELU,
+                      spike_exp=node.spike_exp, state_exp=node.state_exp)
+
+
+def _sigma(node, s: Schedule, u, chw, shape):
+    from lava.proc.sdn.process import Sigma
+
+    return Sigma(shape=shape)
+
+
+#: the stock Lava neuron process for each op the schedule realises as a "neuron" unit (``schedule.LAVA``)
+NEURON_BUILDERS = {q.QLIF: _lif, q.QDelta: _delta, q.QSigmaDelta: _sigma_delta, q.QSigma: _sigma}
+
+
+def _neuron(node: ir.Node, s: Schedule, u, chw):
+    try:
+        build = NEURON_BUILDERS[type(node)]
+    except KeyError:
+        raise UnsupportedOpError(f"op {node.op!r} (node {node.name!r}) has no stock Lava neuron builder",
+                                 supported=sorted(c.op for c in NEURON_BUILDERS), path=node.name) from None
+    return build(node, s, u, chw, s.lava_shape[node.name])
 
 
 def _out_ports(net: LavaNetwork) -> dict[tuple[str, int], list]:
@@ -229,7 +253,7 @@ def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> L
         data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
         frames = [data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
                   for j in range(out_port.frames)]
-        from spikerain.energy.plan import Accumulator
+        from spikerain.counting.plan import Accumulator
 
         acc = Accumulator()
         nz = int(np.count_nonzero(net.input_q))

@@ -21,7 +21,7 @@ def run_job(job: dict) -> dict:
     from spikerain.converter import ir
     from spikerain.converter.artifact import load_artifact
     from spikerain.hardware.lava.network import build_network, run_network, split_concat_counts
-    from spikerain.hardware.lava.schedule import build_schedule
+    from spikerain.hardware.schedule import build_schedule
 
     print(f"[lava] pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
     image = np.load(job["image"])
@@ -30,7 +30,7 @@ def run_job(job: dict) -> dict:
     ir.infer_shapes(g)
     schedule = build_schedule(g)
     print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
-    from spikerain.energy.plan import EnergyPlan
+    from spikerain.counting.plan import EnergyPlan
 
     net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
                         fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g))

@@ -16,6 +16,8 @@ import sys
 
 import numpy as np
 
+from spikerain.converter.ir import loihi
+
 NUM_STEPS = 8
 SHAPE = (4, 4, 1)
 SOURCE_PIXEL = (1, 1)
@@ -38,7 +40,7 @@ def build_and_run(num_steps: int = NUM_STEPS) -> np.ndarray:
 
     src = Source(data=data)
     conv = Conv(weight=weight, input_shape=SHAPE, padding=1)
-    lif = LIF(shape=SHAPE, du=4095, dv=0, vth=VTH, bias_mant=0, bias_exp=0)
+    lif = LIF(shape=SHAPE, du=loihi.DU_MAX, dv=0, vth=VTH, bias_mant=0, bias_exp=0)
     sink = Sink(shape=SHAPE, buffer=num_steps)
     src.s_out.connect(conv.s_in)
     conv.a_out.connect(lif.a_in)

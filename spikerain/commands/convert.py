@@ -28,10 +28,10 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from spikerain import checks
     from spikerain.converter.artifact import save_artifact
-    from spikerain.converter.convert import convert_model, default_calibration_images, load_calibration_dir
     from spikerain.converter.quantize import QuantConfig
     from spikerain.errors import UsageError
     from spikerain.models.checkpoint import load_default_or
+    from spikerain.pipeline.convert import convert_model, default_calibration_images, load_calibration_dir
 
     if args.calib_size % 8 or args.calib_size < 16:
         raise UsageError(f"--calib-size {args.calib_size}: it must be a multiple of 8, at least 16",
@@ -60,7 +60,7 @@ def run(args) -> int:
         from spikerain.converter.interchange.onnx_io import export_onnx
 
         export_onnx(fgraph, args.onnx)
-    qgraph.meta["checkpoint"] = str(args.checkpoint or "shipped")
+    qgraph = qgraph.with_meta(checkpoint=str(args.checkpoint or "shipped"))
     digest = save_artifact(args.output, qgraph)
     s = report["summary"]
     if args.json:

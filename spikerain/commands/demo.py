@@ -141,7 +141,7 @@ def _derain(args, rainy, clean, out, steps, bars):
 
 def _convert(args, model, out, steps):
     from spikerain.converter.artifact import save_artifact
-    from spikerain.converter.convert import convert_model
+    from spikerain.pipeline.convert import convert_model
 
     _say(2, "convert to Loihi fixed point (calibration: the shipped set)")
     t0 = time.perf_counter()
@@ -196,7 +196,7 @@ def _simulate(args, qgraph, rainy, clean, out, steps, bars):
 
 def _verify_in_lava(args, qgraph, work, out, bars) -> dict:
     from spikerain.hardware.backend import step_reporter
-    from spikerain.hardware.verify import center_crop, verify_crop
+    from spikerain.pipeline.verify import center_crop, verify_crop
 
     if args.fast:
         log.info("      Lava: skipped (--fast)")
@@ -251,9 +251,9 @@ def _map(qgraph, rainy, steps) -> dict:
 
 
 def _energy(args, model, fgraph, qgraph, rainy, clean, out, steps, bars) -> dict:
-    from spikerain.energy.estimate import Network, estimate, prepare
     from spikerain.energy.models import load_models
     from spikerain.energy.report import write_report
+    from spikerain.pipeline.estimate import Network, estimate, prepare
 
     _say(5, "energy per image: VLIF-Net against ESDNet, every energy model")
     t0 = time.perf_counter()
@@ -288,8 +288,8 @@ EXPLAIN_CROP = 64
 
 def _explain(report: dict, rainy) -> dict:
     """Where 13 % comes from (docs/energy.md): the decomposition on the image, or on its centre crop."""
-    from spikerain.energy.explain import explain
     from spikerain.energy.models import load_models
+    from spikerain.pipeline.explain import explain
 
     H, W = rainy.shape[:2]
     h, w = min(H, EXPLAIN_CROP), min(W, EXPLAIN_CROP)

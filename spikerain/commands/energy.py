@@ -83,9 +83,9 @@ def _folder(root: Path, limit: int) -> list:
 
 def run(args) -> int:
     from spikerain.console import progress, progress_enabled
-    from spikerain.energy.estimate import estimate, prepare, workdir
     from spikerain.energy.models import load_models
     from spikerain.errors import UsageError
+    from spikerain.pipeline.estimate import estimate, prepare, workdir
 
     if args.model == args.baseline:
         raise UsageError("--model and --baseline are the same network", fix="compare two different networks")
@@ -138,7 +138,7 @@ def run(args) -> int:
 
             report = estimate(images, nets, tables, source=args.source, tile=args.tile, progress=step)
     if args.explain:
-        from spikerain.energy.explain import explain
+        from spikerain.pipeline.explain import explain
 
         log.info("explain: the authors' configurations (VLIF-Net dim 24, ESDNet dim 48) on the same images")
         ckpt = {args.model: args.checkpoint, args.baseline: args.baseline_checkpoint}

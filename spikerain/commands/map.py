@@ -56,7 +56,7 @@ def run(args) -> int:
 
 def _schedule(g, size) -> dict:
     from spikerain.converter import ir
-    from spikerain.hardware.lava.schedule import build_schedule, latency_table
+    from spikerain.hardware.schedule import build_schedule, latency_table
 
     gs = g.with_nodes(g.nodes, input_shape=(*g.input_shape[:2], *size))
     ir.infer_shapes(gs)

@@ -51,7 +51,7 @@ def run(args) -> int:
     path = args.input or sample_pair()[0]
     img = read_image(path)
     if args.crop:
-        from spikerain.hardware.verify import center_crop
+        from spikerain.pipeline.verify import center_crop
 
         img = center_crop(img, tuple(args.crop)).transpose(1, 2, 0).astype(np.float32)
     H, W = img.shape[:2]

@@ -29,9 +29,9 @@ def run(args) -> int:
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import size_multiple
     from spikerain.errors import UsageError, VerificationError
-    from spikerain.hardware.verify import center_crop, verify_crop
     from spikerain.imageio import read_image
     from spikerain.models.samples import sample_pair
+    from spikerain.pipeline.verify import center_crop, verify_crop
 
     crops = [checks.size_pair(c, "--crop") for c in (args.crop or [(16, 16)])]
     if args.at is not None and min(args.at) < 0:

@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,7 @@ from torch import nn
 from spikerain.converter import ir
 from spikerain.converter.frontends.torch_frontend import from_torch, supported_types
 from spikerain.converter.passes.dce import eliminate_dead_nodes
-from spikerain.converter.passes.pipeline import run_passes
+from spikerain.converter.passes.pipeline import PASSES, run_passes
 from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.fastsim.float_kernels import run_float
 from spikerain.models import ESDNet, VLIFNet
@@ -41,8 +43,70 @@ def test_passes_fold_every_batchnorm_and_the_sdem_subtractions(reference):
     # each of the 19 SDEMs has two mixes, each loses its Sub
     assert g.ops()["sub"] - h.ops()["sub"] == 38
     assert len(g.nodes) - len(h.nodes) == 69 + 38
-    # passes are pure: the input graph is unchanged
-    assert g.ops()["batchnorm"] == 69
+
+
+def _snapshot(g: ir.Graph):
+    """A deep copy of everything a pass could change in place: nodes (fields and arrays), shapes and meta."""
+    return copy.deepcopy((g.nodes, dict(g.shapes), g.meta))
+
+
+def _changed_in_place(g: ir.Graph, snap) -> list[str]:
+    nodes, shapes, meta = snap
+    what = []
+    if len(g.nodes) != len(nodes) or not all(ir.nodes_equal(a, b) for a, b in zip(g.nodes, nodes, strict=False)):
+        what.append("nodes")
+    if dict(g.shapes) != shapes:
+        what.append("shapes")
+    if repr(g.meta) != repr(meta):
+        what.append("meta")
+    return what
+
+
+def _tiny():
+    w = np.full((2, 3, 1, 1), 0.5, np.float32)
+    nodes = [ir.Input(name="x"), ir.RepeatT(name="e", inputs=("x",), T=4),
+             ir.Conv2d(name="c", inputs=("e",), weight=w),
+             ir.BatchNorm(name="bn", inputs=("c",), gamma=np.ones(2, np.float32), beta=np.zeros(2, np.float32),
+                          mean=np.zeros(2, np.float32), var=np.ones(2, np.float32)),
+             ir.LIF(name="l", inputs=("bn",)), ir.Output(name="o", inputs=("l",))]
+    return ir.Graph(nodes=nodes, outputs=("o",), input_shape=(1, 3, 4, 4), meta={"model": {"dim": 16}})
+
+
+def _mutate_meta(g):
+    dict.__setitem__(g.meta["model"], "dim", 32)  # forced past the read-only meta, in a nested dict
+    return g.with_nodes(g.nodes)
+
+
+def _mutate_node(g):
+    object.__setattr__(g.node("l"), "tau", 4.0)  # a frozen dataclass can still be forced
+    return g.with_nodes(g.nodes)
+
+
+def _mutate_shapes(g):
+    h = ir.infer_shapes(g.with_nodes(g.nodes))
+    if isinstance(g.shapes, dict):
+        g.shapes.clear()
+    else:  # an immutable mapping cannot be cleared: swap the cache for a wrong one
+        object.__setattr__(g, "shapes", {})
+    return h
+
+
+@pytest.mark.parametrize("name", ["fold_batchnorm", "fold_scalars", "eliminate_dead_nodes", "infer_shapes", "all"])
+def test_every_pass_leaves_its_input_graph_unchanged(reference, name):
+    model, _ = _golden(reference, "vlifnet")
+    for g in (ir.validate(_tiny()), ir.validate(from_torch(model, (32, 32)))):
+        snap = _snapshot(g)
+        run_passes(g) if name == "all" else PASSES[name](g)
+        assert _changed_in_place(g, snap) == [], name
+
+
+@pytest.mark.parametrize(("bad", "what"), [(_mutate_meta, "meta"), (_mutate_node, "nodes"),
+                                           (_mutate_shapes, "shapes")])
+def test_the_purity_check_catches_a_pass_that_mutates_its_input(bad, what):
+    g = ir.validate(_tiny())
+    snap = _snapshot(g)
+    bad(g)
+    assert what in _changed_in_place(g, snap)
 
 
 def test_dead_nodes_are_removed():

@@ -43,7 +43,7 @@ def test_onnxruntime_matches_pytorch_and_round_trips(tmp_path, build, folded):
 def test_quantized_graphs_and_foreign_files_are_refused(tmp_path):
     from onnx import TensorProto, helper
 
-    from spikerain.converter.convert import convert_model
+    from spikerain.pipeline.convert import convert_model
 
     torch.manual_seed(0)
     _, qg, _ = convert_model(ESDNet(dim=16).eval(), calib_images=[np.full((16, 16, 3), 0.5, np.float32)])

@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from spikerain.converter import ir
-from spikerain.converter.convert import QuantizationError, convert_model
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.quantize import QuantConfig, quantize_weights, sigmoid_lut
 from spikerain.hardware.fastsim.int_kernels import int_kernel
 from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
 from spikerain.hardware.kernels.reference import reference_kernel, run_reference
 from spikerain.models import ESDNet, VLIFNet
+from spikerain.pipeline.convert import QuantizationError, convert_model
 
 RNG = np.random.default_rng(0)
 

@@ -81,7 +81,7 @@ def test_authors_thop_pricing_by_hand():
 def test_authors_configurations_give_the_claimed_ratio_at_256():
     """VLIF-Net dim 24, blocks [4,4,6,6] against ESDNet dim 48 at 256x256 (the authors' energy step): what thop
     sees of the two networks is 12.5 % of ESDNet's, independent of weights, sparsity and constants."""
-    from spikerain.energy.explain import float_network
+    from spikerain.pipeline.explain import float_network
 
     ops = {n: sum(r["ops"] for r in thop_record(float_network(n).fgraph, (256, 256)).values())
            for n in ("vlifnet", "esdnet")}

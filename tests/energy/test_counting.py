@@ -5,8 +5,8 @@ import pytest
 
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
-from spikerain.energy.counting import axis_fanout
-from spikerain.energy.plan import Accumulator, EnergyPlan
+from spikerain.counting.fanout import axis_fanout
+from spikerain.counting.plan import Accumulator, EnergyPlan
 from spikerain.hardware.kernels.reference import _conv2d_int, reference_kernel
 
 

@@ -9,8 +9,8 @@ import pytest
 from spikerain.cli import main
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
+from spikerain.counting.plan import EnergyPlan
 from spikerain.energy.models import load_models, price
-from spikerain.energy.plan import EnergyPlan
 from spikerain.energy.sources import collect_fast, collect_torch
 from spikerain.errors import InputError
 from spikerain.hardware.kernels.reference import _conv2d_int, run_reference
@@ -138,7 +138,7 @@ def test_plan_counts_a_lava_style_single_frame_like_the_whole_tensor():
     img = np.random.default_rng(4).random((3, 9, 7))
     values = run_reference(g, img[None], keep=True)
     plan = EnergyPlan.build(g)
-    from spikerain.energy.plan import Accumulator
+    from spikerain.counting.plan import Accumulator
 
     acc = Accumulator()
     for name, v in values.items():
@@ -158,7 +158,7 @@ def test_cli_energy_report(tmp_path, capsys):
         assert rep["ratio"][m] == pytest.approx(rep["energy_pj"]["vlifnet"][m] / rep["energy_pj"]["esdnet"][m])
         assert rep["verdict"][m]["holds"] == (rep["ratio"][m] <= 0.18)
     assert len(rep["images"]) == 1 and rep["images"][0]["psnr_y"]["vlifnet"] > 10
-    # the binary-input share of dense synaptic work; the two architectures' MAC analysis predicts 9.5 % / 67.6 %
+    # the networks' binary-input share of dense synaptic work (docs/sources.md section 5: 9.5 % / 67.6 %)
     assert rep["shares"]["vlifnet"]["binary_input_dense_share"] == pytest.approx(0.094, abs=0.01)
     assert rep["shares"]["esdnet"]["binary_input_dense_share"] == pytest.approx(0.674, abs=0.01)
     for f in ("energy.json", "energy.md", "energy_layers.png", "firing_rates.png", "energy_ratio.png"):
@@ -167,9 +167,9 @@ def test_cli_energy_report(tmp_path, capsys):
 
 
 def test_large_images_are_tiled_and_tile_counts_add_up():
-    from spikerain.energy.estimate import Network, run_network
-    from spikerain.energy.plan import add_records
+    from spikerain.counting.plan import add_records
     from spikerain.energy.thop import thop_record
+    from spikerain.pipeline.estimate import Network, run_network
 
     g = graph()
     net = Network("toy", g, g, "none")

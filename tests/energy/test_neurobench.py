@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from spikerain.converter.frontends.torch_frontend import from_torch
 from spikerain.converter.passes.pipeline import run_passes
-from spikerain.energy.plan import EnergyPlan
+from spikerain.counting.plan import EnergyPlan
 from spikerain.energy.sources import collect_torch
 from spikerain.models.esdnet import ESDNet
 from spikerain.models.neurons import LIF, NILIF

@@ -4,7 +4,7 @@ import numpy as np
 
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
-from spikerain.hardware.lava.schedule import acc_value, build_schedule, frames_needed
+from spikerain.hardware.schedule import acc_value, build_schedule, frames_needed
 
 
 def chain():

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from spikerain.hardware.verify import center_crop, compare
+from spikerain.pipeline.verify import center_crop, compare
 
 
 def test_first_mismatch_is_the_earliest_layer_and_timestep():

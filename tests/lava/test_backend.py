@@ -8,15 +8,15 @@ import pytest
 import torch
 
 from spikerain.converter.artifact import save_artifact
-from spikerain.converter.convert import convert_model
 from spikerain.hardware.backend import run_lava
 from spikerain.hardware.kernels.reference import run_reference
-from spikerain.hardware.verify import center_crop, compare, fast_reference, verify_crop
 from spikerain.imageio import read_image
 from spikerain.lava_env import LavaRunError, group_alive
 from spikerain.models.checkpoint import load_default_or
 from spikerain.models.registry import build_model
 from spikerain.models.samples import sample_pair
+from spikerain.pipeline.convert import convert_model
+from spikerain.pipeline.verify import center_crop, compare, fast_reference, verify_crop
 from tests.hardware.test_schedule import concat_graph
 
 pytestmark = pytest.mark.lava

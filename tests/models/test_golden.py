@@ -1,4 +1,4 @@
-"""Golden forward passes recorded with the authors' code (tests/golden/golden_A; see tests/golden/README.md)."""
+"""Golden forward passes recorded with the authors' code (tests/golden/golden_A; provenance in its README)."""
 
 import pytest
 import torch

@@ -58,7 +58,12 @@ def test_output_shape_and_no_clamp():
     x = torch.rand(2, 3, 16, 24)
     with torch.no_grad():
         y = m(x)
+        y1 = m(x[1:])
     assert y.shape == x.shape
+    # no clamp to [0, 1]: the untrained network's output leaves the image range
+    assert y.min().item() < 0.0 or y.max().item() > 1.0
+    # every sample is independent of the others in its batch
+    torch.testing.assert_close(y[1:], y1, rtol=0, atol=1e-6)
 
 
 def test_inference_fast_paths_are_bitwise_equal_to_the_step_functions():

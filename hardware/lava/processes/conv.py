@@ -18,6 +18,8 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.conv.models import AbstractPyConvModel
 from lava.proc.conv.process import Conv
 
+from spikerain.hardware.kernels.fixed import wrap
+
 
 def true_conv_xyc(x: np.ndarray, weight: np.ndarray, stride, padding) -> np.ndarray:
     """Lava's convolution: x ``(X, Y, Ci)``, weight ``(Co, kx, ky, Ci)`` -> ``(X', Y', Co)`` int64, exact."""
@@ -50,5 +52,4 @@ class PyConvModelFixedVectorised(AbstractPyConvModel):
         if int(self.groups[0]) != 1 or np.any(np.asarray(self.dilation) != 1):
             raise NotImplementedError("the vectorised Conv model supports groups=1, dilation=1 only")
         acc = true_conv_xyc(s_in, self.weight, self.stride, self.padding)
-        half = 1 << 23
-        self.a_buf = (((acc + half) % (1 << 24)) - half).astype(np.int32)
+        self.a_buf = wrap(acc).astype(np.int32)  # Lava's signed_clamp to 24 bits

@@ -3,7 +3,7 @@
 Its ports are made per instance (``in0..``, ``out0..``), so its ProcessModel class is made per port count by
 :func:`segment_model` and bound to each instance through the run config's ``exception_proc_model_map``.
 The model calls the numpy reference kernels, so it computes the very integers the reference defines; the
-timing (which frame arrives and is computed at which step) comes from :mod:`spikerain.hardware.lava.schedule`.
+timing (which frame arrives and is computed at which step) comes from :mod:`spikerain.hardware.schedule`.
 
 Like Lava's ``Dense`` and ``Conv``, a segment sends what it computed in the previous step before it receives:
 one step of latency, and no deadlock in any topology. Every value's non-zero count per frame goes into the
@@ -27,7 +27,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from spikerain.hardware.kernels.reference import reference_kernel, requantize
-from spikerain.hardware.lava.schedule import acc_value, frames_needed, time_mixing
+from spikerain.hardware.schedule import acc_value, frames_needed, time_mixing
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class SegmentPlan:
     last_use: dict  # value -> last step its frames are needed here
     fail_at: int = 0  # fault injection for the run-hygiene tests: raise at this step (0 = never)
     name: str = "segment"
-    energy_plan: object = None  # spikerain.energy.plan.EnergyPlan: energy counts of the counted values
+    energy_plan: object = None  # spikerain.counting.plan.EnergyPlan: energy counts of the counted values
     energy_slots: tuple = ()  # rows of the energy Var: (record, field)
 
     @property
@@ -110,7 +110,7 @@ class PySegmentModelBase(PyLoihiProcessModel):
         if node.op == "q_conv2d":
             return requantize(node, buf[acc_value(node.name)][j])
         ins = self.plan.reads[node.name]
-        kernel = reference_kernel(node.op)
+        kernel = reference_kernel(node)
         if not time_mixing(node):
             args = [buf[i][j if self.plan.frames[i] > 1 else 0][None] for i in ins]
             return kernel(node, *args)[0]

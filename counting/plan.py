@@ -15,18 +15,30 @@ only place counting happens. Ops that are neither synapses nor neurons get stati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.converter.ir.synapse import pair
-from spikerain.energy.counting import axis_fanout, upsample2x_axis_fanout
+from spikerain.counting.fanout import axis_fanout, upsample2x_axis_fanout
 
-SYNAPSES = {"conv2d", "temporal_conv", "upsample2x", "dense", "dense_synapse"}
-NEURONS = {"lif", "nilif", "delta", "sigma_delta", "sigma"}
-HOST = {"reduce", "sigmoid", "mul", "mean_t"}
-ROUTING = {"input", "output", "repeat_t", "patch_to_time", "time_to_patch", "concat"}
+
+@dataclass(frozen=True)
+class Counted:
+    """How an op is counted: "synapse" (events x fan-out, with the geometry giving the fan-out map and dense
+    MACs), "neuron" (updates, active neurons, spikes), "routing" (nothing: data only moves) or "static" (one
+    operation per output, or per input for reductions, from shapes alone)."""
+
+    kind: str
+    geometry: Callable | None = None  # synapses: (node, in_shape, out_shape) -> (fan-out map [H, W], dense MACs)
+
+
+#: op class (float and quantized) -> how the energy plan counts it
+COUNTING: OpRegistry[Counted] = OpRegistry("energy", what="energy counting rule")
 FIELDS = ("events", "exact_sops", "rate_flops", "dense_macs")
 
 
@@ -65,15 +77,15 @@ class EnergyPlan:
         analog = _analog_values(graph)
         p.frames = {k: v[0] for k, v in shapes.items()}
         for n in graph.nodes:
-            op = base_op(n.op)
-            if op in NEURONS:
+            counted = COUNTING.lookup(n)
+            if counted.kind == "neuron":
                 p.neurons[n.name] = int(np.prod(shapes[n.name][1:]))
                 p.neuron_readers.setdefault(n.inputs[0], []).append(n.name)
-            if op not in SYNAPSES:
+            if counted.kind != "synapse":
                 continue
             src = n.inputs[0]
             T, C, H, W = shapes[src]
-            fanmap, flops = _geometry(n, op, shapes[src], shapes[n.name])
+            fanmap, flops = counted.geometry(n, shapes[src], shapes[n.name])
             binary = _binary_value(by, src)
             p.synapses[n.name] = Synapse(n.name, n.op, n.placement, fanmap, flops, C * H * W, T, binary,
                                          src in analog)
@@ -131,7 +143,7 @@ class EnergyPlan:
         host, other = {}, {}
         for n in self.graph.nodes:
             op = base_op(n.op)
-            if op in SYNAPSES or op in NEURONS or op in ROUTING:
+            if COUNTING.lookup(n).kind != "static":
                 continue
             out = int(np.prod(shapes[n.name]))
             ins = sum(int(np.prod(shapes[i])) for i in n.inputs)
@@ -195,23 +207,55 @@ def _analog_values(g: ir.Graph) -> set[str]:
     return analog
 
 
-def _geometry(n: ir.Node, op: str, in_shape, out_shape) -> tuple[np.ndarray, int]:
+def _conv_geometry(n, in_shape, out_shape) -> tuple[np.ndarray, int]:
     T, C, H, W = in_shape
-    if op == "conv2d":
-        co, ci, kh, kw = n.weight.shape
-        (sh, sw), (ph, pw) = pair(n.stride), pair(n.padding)
-        fan = co * np.outer(axis_fanout(H, kh, sh, ph), axis_fanout(W, kw, sw, pw))
-        return fan, co * out_shape[2] * out_shape[3] * ci * kh * kw
-    if op == "upsample2x":
-        fan = np.outer(upsample2x_axis_fanout(H), upsample2x_axis_fanout(W))
-        return fan, int(C * fan.sum())
-    if op == "temporal_conv":
-        co = n.weight.shape[0]
-        return np.full((H, W), co), co * C * H * W
+    co, ci, kh, kw = n.weight.shape
+    (sh, sw), (ph, pw) = pair(n.stride), pair(n.padding)
+    fan = co * np.outer(axis_fanout(H, kh, sh, ph), axis_fanout(W, kw, sw, pw))
+    return fan, co * out_shape[2] * out_shape[3] * ci * kh * kw
+
+
+def _upsample_geometry(n, in_shape, out_shape) -> tuple[np.ndarray, int]:
+    T, C, H, W = in_shape
+    fan = np.outer(upsample2x_axis_fanout(H), upsample2x_axis_fanout(W))
+    return fan, int(C * fan.sum())
+
+
+def _temporal_geometry(n, in_shape, out_shape) -> tuple[np.ndarray, int]:
+    T, C, H, W = in_shape
+    co = n.weight.shape[0]
+    return np.full((H, W), co), co * C * H * W
+
+
+def _dense_geometry(n, in_shape, out_shape) -> tuple[np.ndarray, int]:
+    T, C, H, W = in_shape
     w = n.weight  # dense [out, in]: every event reaches every output
-    if op == "dense" and n.axis == 0:
-        return np.full((H, W), w.shape[0]), w.shape[0] * C * H * W
     return np.full((H, W), w.shape[0]), int(w.shape[0] * C * H * W)
+
+
+for _classes, _counted in (
+    ((ir.Conv2d, q.QConv2d), Counted("synapse", _conv_geometry)),
+    ((ir.Upsample2x, q.QUpsample2x), Counted("synapse", _upsample_geometry)),
+    ((ir.TemporalConv, q.QTemporalConv), Counted("synapse", _temporal_geometry)),
+    ((ir.Dense, q.QDense, q.QDenseSynapse), Counted("synapse", _dense_geometry)),
+    ((ir.LIF, ir.NILIF, q.QLIF, q.QNILIF, q.QDelta, q.QSigmaDelta, q.QSigma), Counted("neuron")),
+    ((ir.Input, ir.Output, ir.RepeatT, ir.PatchToTime, ir.TimeToPatch, ir.Concat, q.QInput, q.QOutput, q.QRepeatT,
+      q.QPatchToTime, q.QTimeToPatch, q.QConcat), Counted("routing")),
+    ((ir.Add, ir.Sub, ir.Mul, ir.Scale, ir.ReLU, ir.BatchNorm, ir.Reduce, ir.Sigmoid, ir.MeanT, q.QAdd, q.QMul,
+      q.QScale, q.QReLU, q.QReduce, q.QSigmoid, q.QMeanT), Counted("static")),
+):
+    for _cls in _classes:
+        COUNTING.add(_cls, _counted)
+
+
+def _kind_ops(kind: str) -> set[str]:
+    return {base_op(op) for op, c in COUNTING.items() if c.kind == kind}
+
+
+SYNAPSES = _kind_ops("synapse")
+NEURONS = _kind_ops("neuron")
+ROUTING = _kind_ops("routing")
+HOST = {"reduce", "sigmoid", "mul", "mean_t"}  # static ops that run on the host (by placement)
 
 
 def add_records(a: dict | None, b: dict) -> dict:

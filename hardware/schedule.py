@@ -28,10 +28,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from spikerain.converter import ir
+from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir.registry import OpRegistry
 from spikerain.errors import GraphError
 
+
+@dataclass(frozen=True)
+class LavaForm:
+    """How the Lava backend realises one quantized op: the unit kind that computes it and, for stock Lava
+    processes, the process class (``hardware/lava/network.py`` builds them)."""
+
+    kind: str  # source | neuron | synapse | segment
+    process: str  # what the supported-ops page shows
+
+
+#: quantized op class -> its Lava realisation. Segments run the op's numpy reference kernel.
+LAVA: OpRegistry[LavaForm] = OpRegistry("Lava", what="Lava realisation")
+LAVA.add(q.QInput, LavaForm("source", "RingBuffer source (host quantizes)"))
+LAVA.add(q.QLIF, LavaForm("neuron", "LIFReset"))
+LAVA.add(q.QDelta, LavaForm("neuron", "Delta"))
+LAVA.add(q.QSigmaDelta, LavaForm("neuron", "SigmaDelta"))
+LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
+LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ a Segment requantizes, unless it is the identity)"))
+LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
+for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
+             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch):
+    LAVA.add(_cls, LavaForm("segment", "Segment (spikerain)"))
+
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
-NEURON_OPS = {"q_lif": "LIFReset", "q_delta": "Delta", "q_sigma_delta": "SigmaDelta", "q_sigma": "Sigma"}
+NEURON_OPS = {op: f.process for op, f in LAVA.items() if f.kind == "neuron"}
 #: IR ops realised by Lava's stock synapse processes
 SYNAPSE_OPS = {"q_conv2d": "Conv", "q_dense_synapse": "Dense"}
 STOCK_CONV = "q_conv2d"
@@ -111,32 +136,14 @@ def acc_value(conv: str) -> str:
 
 
 def time_mixing(node: ir.Node) -> bool:
-    """Whether output frame j needs input frames other than frame j."""
-    if node.op in ("q_nilif", "q_patch_to_time", "q_repeat_t", "q_time_to_patch", "q_temporal_conv", "q_mean_t"):
-        return True
-    if node.op == "q_dense":
-        return node.axis == 0
-    if node.op == "q_reduce":
-        return 0 in node.axes
-    return False
+    """Whether output frame j needs input frames other than frame j (the op's trait)."""
+    return node.mixes_time()
 
 
 def frames_needed(node: ir.Node, j: int, t_in: int) -> int:
-    """How many leading frames of an input (of ``t_in`` frames) output frame ``j`` of ``node`` needs."""
-    if not time_mixing(node):
-        return 1 if t_in == 1 else j + 1
-    op = node.op
-    if op == "q_nilif":
-        return j + 1
-    if op == "q_patch_to_time":
-        return j // (node.r * node.r) + 1
-    if op == "q_repeat_t":
-        return 1
-    if op == "q_time_to_patch":
-        return (j + 1) * node.r * node.r
-    if op == "q_temporal_conv":
-        return (j + 1) * node.weight_mant.shape[2]
-    return t_in
+    """How many leading frames of an input (of ``t_in`` frames) output frame ``j`` of ``node`` needs (the op's
+    trait, :meth:`~spikerain.converter.ir.Node.frames_needed`)."""
+    return node.frames_needed(j, t_in)
 
 
 def _splittable_concats(g: ir.Graph, stock_out: set[str]) -> set[str]:
@@ -220,6 +227,8 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
     """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing."""
     if not g.shapes:
         ir.infer_shapes(g)
+    for n in g.nodes:
+        LAVA.lookup(n)  # refuses an op the backend cannot realise, naming it
     by = g.by_name()
     if len(g.outputs) != 1:
         raise GraphError(f"the Lava backend runs graphs with one output; this one has {len(g.outputs)}")

@@ -37,8 +37,8 @@ def float_network(name: str, checkpoint: str | None = None):
     """The authors' configuration of ``name`` as a float IR network (seeded random weights without a checkpoint)."""
     from spikerain.converter.frontends.torch_frontend import from_torch
     from spikerain.converter.passes.pipeline import run_passes
-    from spikerain.energy.estimate import Network, random_model, weights_label
     from spikerain.models.checkpoint import load_model
+    from spikerain.pipeline.estimate import Network, random_model, weights_label
 
     cfg = AUTHORS_CONFIGS[name]
     model = load_model(checkpoint, model=name) if checkpoint else random_model(name, **cfg)
@@ -176,7 +176,7 @@ def explain(
     progress=None,
 ) -> dict:
     """Run the authors' configurations (float networks) on the same images and build the decomposition."""
-    from spikerain.energy.estimate import run_network
+    from spikerain.pipeline.estimate import run_network
 
     a, b = report["network"], report["baseline"]
     ckpt = {"vlifnet": vlif_checkpoint, "esdnet": esd_checkpoint}

@@ -2,7 +2,7 @@
 
 A synaptic operation (SOP) is one (input event, target synapse) pair: an event at input position p of a layer
 costs fan_out(p) operations, where the fan-out honours padding, stride and borders (the papers' approximation
-charges rate x FLOPs instead). :mod:`spikerain.energy.plan` applies these maps to every frame.
+charges rate x FLOPs instead). :mod:`spikerain.counting.plan` applies these maps to every frame.
 
 The fan-out of a 2-D conv is separable: fan_out(c, i, j) = C_out * f_h(i) * f_w(j), where f_h(i) counts the
 output rows whose receptive field covers input row i. Bilinear x2 (align_corners=False) is a fixed-weight,

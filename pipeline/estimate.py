@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.counting.plan import add_records
 from spikerain.energy.models import EnergyTables, price
-from spikerain.energy.plan import add_records
 from spikerain.energy.thop import thop_record
 from spikerain.errors import UsageError
 from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS
@@ -65,9 +65,9 @@ def prepare(name: str, checkpoint: str | None, workdir: Path | None = None, dim:
     """Convert ``name`` from ``checkpoint`` (default: shipped); with ``dim`` and no checkpoint, from seeded random
     weights at that width."""
     from spikerain.converter.artifact import save_artifact
-    from spikerain.converter.convert import convert_model
     from spikerain.models.checkpoint import load_default_or
     from spikerain.models.registry import model_config
+    from spikerain.pipeline.convert import convert_model
 
     model = random_model(name, dim=dim) if dim and not checkpoint else load_default_or(checkpoint, name, dim=dim)
     f, q, _ = convert_model(model, report_images=1)
