@@ -72,7 +72,8 @@ def _wrap24(x: torch.Tensor, stats) -> torch.Tensor:
 @kernel("q_input")
 def k_input(n: q.QInput, x, stats=None):
     v = torch.round(x.to(torch.float64) * (1 << n.frac)).to(torch.int64)
-    return v.clamp(-(1 << n.frac) if n.signed else 0, 1 << n.frac).unsqueeze(0)
+    v = v.clamp(-(1 << n.frac) if n.signed else 0, 1 << n.frac)
+    return v if v.dim() == 5 else v.unsqueeze(0)  # [T, B, C, H, W]: a time-varying input
 
 
 @kernel("q_output")
@@ -82,6 +83,10 @@ def k_output(n, x, stats=None):
 
 @kernel("q_repeat_t")
 def k_repeat(n: q.QRepeatT, x, stats=None):
+    if x.shape[0] == n.T and n.T > 1:  # a time-varying input already has its T frames
+        return x
+    if x.shape[0] != 1:
+        raise ValueError(f"{n.name} runs {n.T} steps; the input has {x.shape[0]} frames")
     return x.expand(n.T, *x.shape[1:]).contiguous()
 
 

@@ -46,9 +46,10 @@ def _count(stats, key, n):
 
 @kernel("q_input")
 def k_input(n: q.QInput, x: np.ndarray, stats=None) -> np.ndarray:
-    """x: float image [B, C, H, W] in [0, 1]."""
+    """x: float image [B, C, H, W] in [0, 1], or a sequence of them [T, B, C, H, W] (a time-varying input)."""
     v = np.round(np.asarray(x, dtype=np.float64) * (1 << n.frac)).astype(np.int64)
-    return np.clip(v, -(1 << n.frac) if n.signed else 0, 1 << n.frac)[None]
+    v = np.clip(v, -(1 << n.frac) if n.signed else 0, 1 << n.frac)
+    return v if v.ndim == 5 else v[None]
 
 
 @kernel("q_output")
@@ -58,6 +59,10 @@ def k_output(n, x, stats=None):
 
 @kernel("q_repeat_t")
 def k_repeat(n: q.QRepeatT, x, stats=None):
+    if x.shape[0] == n.T and n.T > 1:  # a time-varying input already has its T frames
+        return x
+    if x.shape[0] != 1:
+        raise ValueError(f"{n.name} runs {n.T} steps; the input has {x.shape[0]} frames")
     return np.repeat(x, n.T, axis=0)
 
 
@@ -143,9 +148,16 @@ def k_upsample(n: q.QUpsample2x, x, stats=None):
 @kernel("q_lif")
 def k_lif(n: q.QLIF, x, stats=None):
     """Lava ``PyLifModelBitAcc`` step by step over T (see loihi_lava.md §3)."""
+    return lif_states(n, x, stats)[0]
+
+
+def lif_states(n: q.QLIF, x, stats=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The LIF's spikes, and its current u and voltage v after every step (v after the spike reset), each shaped
+    like ``x``: the values Lava's LIF holds after each step."""
     u = np.zeros(x.shape[1:], np.int64)
     v = np.zeros(x.shape[1:], np.int64)
     out = np.zeros_like(x)
+    us, vs = np.zeros_like(x), np.zeros_like(x)
     mant = n.bias_mant + (bias_frame(n.bias_map, x.shape) if n.bias_map.size else 0)
     bias = mant << n.bias_exp if n.bias_exp >= 0 else mant >> -n.bias_exp
     vth = n.vth << 6
@@ -167,8 +179,8 @@ def k_lif(n: q.QLIF, x, stats=None):
         v = np.clip(v, -lim, lim)
         s = v > vth
         v = np.where(s, 0, v)
-        out[t] = s
-    return out
+        out[t], us[t], vs[t] = s, u, v
+    return out, us, vs
 
 
 @kernel("q_nilif")
