@@ -55,6 +55,8 @@ def sequence_frames(graph: ir.Graph, raster: np.ndarray) -> np.ndarray:
         raise InputError("the input raster has no frames", fix="give at least one frame")
     first = graph.nodes[0]
     frames = r.reshape(r.shape[0], 1, C, H, W)
+    if first.bits == 1:  # a unary spike input: any non-zero value is a spike, as Lava's synapses read it
+        return (frames != 0).astype(np.float64)
     if np.issubdtype(r.dtype, np.integer) or np.issubdtype(r.dtype, np.bool_):
         q = frames.astype(np.int64)
         lim = 1 << first.frac

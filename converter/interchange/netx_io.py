@@ -140,15 +140,17 @@ def _per_axis(v) -> tuple[int, int]:
 
 def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac: int = 8,
                 reset_interval: int = 0, reset_offset: int = 0, spike_exp: int = 6,
-                num_layers: int | None = None) -> ir.Graph:
+                num_layers: int | None = None, input_message_bits: int = 0) -> ir.Graph:
     """Read a netx ``.net`` file into a quantized IR chain running ``steps`` steps (default: the file's
     ``simulation/tSample``). Inputs are images q / 2**input_frac (signed), or a sequence of them (a raster).
     ``reset_interval`` > 0 zeroes LIF layer i's state before frames t with t % interval == (reset_offset + i) %
     interval, as netx's LIFReset does (i counts the layers netx builds: the input layer only when it has a
     neuron). ``num_layers`` reads only the first layer entries, as netx's argument of the same name.
 
-    The input layer is optional, and it may lack a neuron: then the input (spikes or graded values) goes straight
-    into the first synapse, as netx connects a source to ``net.inp``."""
+    The input layer is optional, and it may lack a neuron: then the input goes straight into the first synapse, as
+    netx connects a source to ``net.inp``, with ``input_message_bits`` (netx's argument): 0 (netx's default) sends
+    binary spikes (any non-zero value is a spike, as Lava's synapses read unary messages), more sends the
+    integers q as graded messages."""
     p = Path(path)
     if not p.is_file() or not h5py.is_hdf5(p):
         raise InputError(f"{p} is not a netx HDF5 file", fix="pass a .net file written by lava-dl")
@@ -177,8 +179,13 @@ def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac
         else:
             raise NetxError(f"netx layer {keys[0]} ({kind0}) comes first, with no input layer to give its input "
                             "shape", fix="export the network with an input layer (netx needs one too)")
-        nodes.append(q.QInput(name="input", channels=C, frac=input_frac, signed=True, bits=32))
-        nodes.append(q.QRepeatT(name="input.steps", inputs=("input",), T=steps, frac=input_frac, bits=32))
+        if (kind0 != "input" or "neuron" not in first) and input_message_bits == 0:
+            # unary spikes into the first synapse: q in {0, 1}
+            nodes.append(q.QInput(name="input", channels=C, frac=0, signed=False, bits=1))
+            nodes.append(q.QRepeatT(name="input.steps", inputs=("input",), T=steps, frac=0, bits=1))
+        else:
+            nodes.append(q.QInput(name="input", channels=C, frac=input_frac, signed=True, bits=32))
+            nodes.append(q.QRepeatT(name="input.steps", inputs=("input",), T=steps, frac=input_frac, bits=32))
         prev = "input.steps"
         index = 0
 
@@ -246,7 +253,7 @@ def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac
     g = ir.Graph(nodes=nodes, outputs=("output",), input_shape=(1, C, H, W),
                  meta={"source": "netx", "file": p.name, "steps": steps, "input_frac": input_frac,
                        "reset_interval": reset_interval, "reset_offset": reset_offset, "spike_exp": spike_exp,
-                       **meta})
+                       "input_message_bits": input_message_bits, **meta})
     ir.validate(g)
     ir.infer_shapes(g)
     return g
