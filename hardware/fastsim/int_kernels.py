@@ -307,6 +307,8 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
 @kernel("q_dense_synapse")
 def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     w = torch.from_numpy(n.weight_mant.astype(np.int64))
+    if n.delays.size and np.all(n.delays == n.delays[:, :1]):
+        return _axonal(n, torch.einsum("tbi,oi->tbo", x.flatten(2), w))
     delays = torch.from_numpy(np.array(n.delays, np.int64)) if n.delays.size else None
     out = None
     for k in ([0] if delays is None else sorted(set(n.delays.reshape(-1).tolist()))):
@@ -316,6 +318,18 @@ def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
         part = _delay(acc[..., None, None], n.delay + k)
         out = part if out is None else out + part
     return out
+
+
+def _axonal(n: q.QDenseSynapse, acc: torch.Tensor) -> torch.Tensor:
+    """One delay per output (axonal delays): one product, each output delayed by its own amount (as the
+    reference's ``_axonal``)."""
+    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+    d = n.delays[:, 0]
+    out = torch.zeros_like(acc)
+    for k in np.unique(d):
+        cols = torch.from_numpy(np.flatnonzero(d == k))
+        out[..., cols] = _delay(acc[..., cols], n.delay + int(k))
+    return out[..., None, None]
 
 
 def _sigma_delta(act: torch.Tensor, vth: int, state_exp: int) -> torch.Tensor:

@@ -273,6 +273,8 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
 def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     T, B = x.shape[:2]
     w = n.weight_mant.astype(np.int64)
+    if n.delays.size and np.all(n.delays == n.delays[:, :1]):
+        return _axonal(x.reshape(T, B, -1) @ w.T, n)
     groups = [(0, w)] if not n.delays.size else [(int(k), np.where(n.delays == k, w, 0))
                                                   for k in np.unique(n.delays)]
     out = 0
@@ -281,6 +283,18 @@ def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
         acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
         out = out + delay(acc[..., None, None], n.delay + k)
     return out
+
+
+def _axonal(acc: np.ndarray, n: q.QDenseSynapse) -> np.ndarray:
+    """One delay per output (axonal delays, ntidigits): every output's sum has one delay, so one product, shifted
+    by ``weight_exp``, then each output delayed by its own amount; the same as the general path, faster."""
+    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+    d = n.delays[:, 0]
+    out = np.zeros_like(acc)
+    for k in np.unique(d):
+        cols = np.flatnonzero(d == k)
+        out[..., cols] = delay(acc[..., cols], n.delay + int(k))
+    return out[..., None, None]
 
 
 def _delta_code(act_seq, vth: int, state_exp: int) -> np.ndarray:
