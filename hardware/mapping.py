@@ -7,6 +7,10 @@ Model (documented in docs/mapping.md):
 - synaptic nodes (conv, temporal conv, bilinear x2) also need synapse memory: on Loihi 1 every synapse is
   stored (neurons x fan-in x weight bits); on Loihi 2 a conv kernel is shared, so a core needs the kernel
   slice of the output channels it holds;
+- a dense synapse (netx ``dense`` layers) shares nothing: each output has the whole input as fan-in, and every
+  synapse is stored with the layer's own weight bits (``num_weight_bits``, as Lava's Dense holds them), plus
+  6 delay bits per synapse when it has delays (DelayDense, delays 0..62); a graph with dense synapses has a
+  fixed input size (its input shape), whatever size is asked for, and so has an imported netx network;
 - a layer is split over ``max(cores by neurons, cores by synapse memory)`` cores; a neuron whose fan-in
   exceeds the input axons of a core cannot be mapped;
 - host nodes go to the embedded CPUs; their share of operations is reported;
@@ -80,7 +84,14 @@ class Mapping:
         return asdict(self)
 
 
+DELAY_BITS = 6  # Loihi 2 synaptic delays 0..62 (netx clamps to 62)
+
+
 def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[int, int]]:
+    # a dense synapse fixes the input size; netx networks are made for their input shape
+    if any(n.op == "q_dense_synapse" for n in graph.nodes) or graph.meta.get("source") == "netx":
+        g = graph.with_nodes(graph.nodes)
+        return ir.infer_shapes(g), tuple(graph.input_shape[2:])
     m = ir.size_multiple(graph)
     H, W = size
     Hp, Wp = -(-H // m) * m, -(-W // m) * m
@@ -116,6 +127,12 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
             layers.append(LayerMapping(n.name, n.op, "host", 0, 0, 0, 0, 0.0, ops))
             continue
         if n.op in ROUTING_OPS:
+            continue
+        if n.op == "q_dense_synapse":
+            layer, ops, ns = _dense_layer(n, neurons, c, lat)
+            layers.append(layer)
+            chip_ops += ops * steps
+            busiest_ns = max(busiest_ns, ns)
             continue
         fan_in, per_channel = _fan_in(n, g.shapes[n.inputs[0]]) if n.op in SYNAPTIC_OPS else (1, 0)
         if fan_in > c.input_axons_per_core:
@@ -154,6 +171,25 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
     return Mapping(target=c.name, size=tuple(size), padded_size=padded, layers=layers, cores=cores,
                    chips=math.ceil(cores / c.cores_per_chip), host_op_share=host_ops / max(1, host_ops + chip_ops),
                    timestep_latency_ns=step_ns, steps_per_image=steps, image_latency_us=steps * step_ns / 1000)
+
+
+def _dense_layer(n: ir.Node, neurons: int, c: CoreConstraints, lat: dict) -> tuple[LayerMapping, int, float]:
+    """A dense synapse: fan-in = its inputs, every synapse stored with its weight (and delay) bits."""
+    fan_in = int(n.weight_mant.shape[1])
+    bits = int(n.num_weight_bits) + (DELAY_BITS if n.delays.size else 0)
+    if fan_in > c.input_axons_per_core:
+        raise MappingError(n.name, "input axons (fan-in of one neuron)", fan_in, c.input_axons_per_core,
+                           fix="split the dense layer's inputs into several synapse groups")
+    if fan_in * bits > c.synapse_memory_bits_per_core:
+        raise MappingError(n.name, "synapse bits for one neuron", fan_in * bits, c.synapse_memory_bits_per_core,
+                           fix="reduce the dense layer's inputs or weight bits")
+    synapse_bits = neurons * fan_in * bits
+    cores = max(math.ceil(neurons / c.neurons_per_core), math.ceil(synapse_bits / c.synapse_memory_bits_per_core))
+    ops = neurons * fan_in
+    per_core_ns = (neurons / cores) * lat["neuron_update"] + (ops / cores) * lat["synaptic_op"]
+    layer = LayerMapping(n.name, n.op, "on-chip", cores, neurons, fan_in, synapse_bits,
+                         neurons / (cores * c.neurons_per_core), ops)
+    return layer, ops, per_core_ns
 
 
 MESH_COLUMNS = 16  # Loihi 2: 8 x 16 cores per chip; Loihi 1 is modelled on the same row length

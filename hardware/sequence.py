@@ -84,12 +84,16 @@ def dense_shaped(graph: ir.Graph, name: str) -> bool:
     return tuple(graph.shapes[name][2:]) == (1, 1) and src is not None and src.op == "q_repeat_t"
 
 
-def record_neurons(graph: ir.Graph, frames: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+def record_neurons(graph: ir.Graph, frames: np.ndarray, values: dict | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Run ``graph`` with the numpy reference on ``frames`` (an image ``[1, C, H, W]`` or a sequence ``[T, 1, C,
-    H, W]``) and return, per neuron layer, ``s`` and (LIF) ``u``, ``v`` as ``[T, C, H, W]`` integers."""
+    H, W]``) and return, per neuron layer, ``s`` and (LIF) ``u``, ``v`` as ``[T, C, H, W]`` integers. ``values``:
+    the values of a run already made (the fast simulator's, bit-exact with the reference: at least every neuron
+    layer's input and output); then only the LIF states are computed."""
     from spikerain.hardware.kernels.reference import lif_states, run_reference
 
-    values = run_reference(graph, frames, keep=True)
+    if values is None:
+        values = run_reference(graph, frames, keep=True)
+    values = {k: np.asarray(v) for k, v in values.items()}
     out: dict[str, dict[str, np.ndarray]] = {}
     for n in graph.nodes:
         if n.op == "q_lif":
@@ -100,26 +104,37 @@ def record_neurons(graph: ir.Graph, frames: np.ndarray) -> dict[str, dict[str, n
     return out
 
 
-def write_record(path, graph: ir.Graph, record: dict[str, dict[str, np.ndarray]]) -> None:
-    """``layers/<name>/{s,u,v}`` in lava-dl's index convention (see the module docstring), atomically."""
+def write_record(path, graph: ir.Graph, record: dict[str, dict[str, np.ndarray]], activity=None,
+                 stats: dict | None = None) -> None:
+    """``layers/<name>/{s,u,v}`` in lava-dl's index convention (see the module docstring), atomically; with
+    ``activity`` the same file is also an activity record (``nodes/``, which the energy estimator reads)."""
     import h5py
 
-    with atomic_path(path, suffix=".tmp") as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["format"] = RECORD_FORMAT
-        f.attrs["layout"] = "conv layers (X, Y, C, T) = (W, H, C, T); dense layers (N, T); lava-dl's convention"
-        for i, (name, arrays) in enumerate(record.items()):
-            g = f.create_group(f"layers/{name}")
-            g.attrs["index"] = i
-            g.attrs["op"] = graph.node(name).op
-            dense = dense_shaped(graph, name)
-            for k, a in arrays.items():
-                g.create_dataset(k, data=lava_layout(a, dense).astype(np.int32), compression="gzip")
+    with atomic_path(path, suffix=".tmp") as tmp:
+        if activity is not None:
+            from spikerain.hardware.fastsim.activity import write_activity
+
+            write_activity(tmp, graph, activity, stats)
+        with h5py.File(tmp, "a" if activity is not None else "w") as f:
+            _write_layers(f, graph, record)
+
+
+def _write_layers(f, graph: ir.Graph, record: dict[str, dict[str, np.ndarray]]) -> None:
+    f.attrs["neuron_record"] = RECORD_FORMAT
+    f.attrs["layout"] = "conv layers (X, Y, C, T) = (W, H, C, T); dense layers (N, T); lava-dl's convention"
+    for i, (name, arrays) in enumerate(record.items()):
+        g = f.create_group(f"layers/{name}")
+        g.attrs["index"] = i
+        g.attrs["op"] = graph.node(name).op
+        dense = dense_shaped(graph, name)
+        for k, a in arrays.items():
+            g.create_dataset(k, data=lava_layout(a, dense).astype(np.int32), compression="gzip")
 
 
 def read_record(path) -> dict[str, dict[str, np.ndarray]]:
     import h5py
 
     with h5py.File(path, "r") as f:
-        if f.attrs.get("format") != RECORD_FORMAT:
+        if f.attrs.get("neuron_record") != RECORD_FORMAT:
             raise InputError(f"{path} is not a spikerain neuron record", fix="write one with simulate --record")
         return {name: {k: g[k][()] for k in g} for name, g in f["layers"].items()}

@@ -15,13 +15,15 @@ log = logging.getLogger("spikerain")
 
 def add_arguments(p) -> None:
     p.add_argument("artifact")
-    p.add_argument("--input", help="rainy image (default: the shipped sample)")
+    p.add_argument("--input", help="rainy image (default: the shipped sample), or a .npy raster [T, C, H, W] (or "
+                                   "[T, N]) fed one frame per step (integers: the input's q values; output .npy)")
     p.add_argument("-o", "--output", default="simulated.png")
     p.add_argument("--backend", default="auto", choices=["auto", "fast", "lava", "loihi2"],
                    help="auto: Loihi 2 if present, else Lava's CPU simulator for small images, else fast")
     p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
                    help="run only a centred H x W crop of the input (Lava's CPU simulator needs small ones)")
-    p.add_argument("--record", help="write per-layer, per-timestep activity to this HDF5 file")
+    p.add_argument("--record", help="write per-layer, per-timestep activity to this HDF5 file, with every neuron "
+                                    "layer's spikes, u and v after each step (docs/lava.md)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for a Lava run")
 
 
@@ -31,13 +33,14 @@ def run(args) -> int:
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import infer_shapes, size_multiple
     from spikerain.hardware.backend import run_lava, select_backend
-    from spikerain.hardware.fastsim.activity import write_activity
     from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
     from spikerain.imageio import read_image, write_image
     from spikerain.models.samples import sample_pair
     from spikerain.models.tiling import pad_to_multiple
 
     g = load_artifact(args.artifact)
+    if args.input and str(args.input).endswith(".npy"):
+        return run_sequence(args, g)
     path = args.input or sample_pair()[0]
     img = read_image(path)
     if args.crop:
@@ -61,7 +64,7 @@ def run(args) -> int:
         with progress(choice.name, 1, enabled=progress_enabled(args.quiet > 0)) as advance:
             lava = run_lava(args.artifact, work.transpose(2, 0, 1), hardware=choice.name == "loihi2",
                             timeout=args.timeout, progress=step_reporter(lambda d, t: advance(d, t, "steps"),
-                                                                         log.debug))
+                                                                         log.debug), record=bool(args.record))
         restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
         gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
         infer_shapes(gs)
@@ -70,7 +73,17 @@ def run(args) -> int:
     seconds = time.perf_counter() - t0
     write_image(args.output, restored.transpose(1, 2, 0)[:H, :W])
     if args.record:
-        write_activity(args.record, g, act, stats)
+        # every neuron layer's spikes, u and v after each step, with the activity counts in the same file
+        from spikerain.hardware.sequence import record_neurons, write_record
+
+        gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
+        infer_shapes(gs)
+        if choice.name == "fast":
+            frames = work.transpose(2, 0, 1)[None].astype(np.float32)
+            record = record_neurons(gs, frames, neuron_inputs(gs, frames))
+        else:
+            record = lava.meta.get("record", {})
+        write_record(args.record, gs, record, act, stats)
     events = {k: sum(s.get(k, 0) for s in stats.values()) for k in ("clipped", "wrapped", "saturated")}
     result = {"artifact": args.artifact, "input": str(path), "output": args.output, "backend": choice.name,
               "backend_reason": choice.reason, "seconds": round(seconds, 3), "events": events,
@@ -80,3 +93,75 @@ def run(args) -> int:
     else:
         print(f"wrote {args.output} ({W}x{H}) with backend {choice.name} ({choice.reason}) in {seconds:.1f} s")
     return 0
+
+
+def run_sequence(args, g) -> int:
+    """``--input raster.npy``: one frame per step, the output integers ``[T, C, H, W]`` to a .npy file."""
+    import numpy as np
+
+    from spikerain.atomic import atomic_path
+    from spikerain.errors import InputError, UsageError
+    from spikerain.hardware.backend import run_lava, select_backend
+    from spikerain.hardware.sequence import record_neurons, sequence_frames, with_steps, write_record
+
+    out_path = args.output if args.output != "simulated.png" else "simulated.npy"
+    if not str(out_path).endswith(".npy"):
+        raise UsageError(f"a raster input gives integer frames, which {out_path} cannot hold",
+                         fix="write them to a .npy file: -o out.npy")
+    if args.crop:
+        raise UsageError("--crop applies to images, not to rasters", fix="crop the raster before saving it")
+    try:
+        raster = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read raster {args.input}: {e}", fix="save it with numpy.save") from None
+    g = g.with_nodes(g.nodes)
+    frames = sequence_frames(g, raster)
+    g = with_steps(g, frames.shape[0])
+    C, H, W = g.input_shape[1:]
+    choice = select_backend(args.backend, pixels=H * W)
+    log.info("backend %s: %s", choice.name, choice.reason)
+    t0 = time.perf_counter()
+    record = None
+    if choice.name == "fast":
+        from spikerain.hardware.fastsim.simulate import simulate
+
+        values = neuron_inputs(g, frames) if args.record else {}
+        out = values[g.outputs[0]][:, 0] if args.record else simulate(g, frames)[g.outputs[0]][:, 0].numpy()
+        if args.record:
+            record = record_neurons(g, frames, values)
+    else:
+        res = run_lava(args.artifact, frames[:, 0], hardware=choice.name == "loihi2", timeout=args.timeout,
+                       record=bool(args.record))
+        out, record = res.output, res.meta.get("record")
+    seconds = time.perf_counter() - t0
+    with atomic_path(out_path) as tmp:
+        np.save(tmp, np.asarray(out, np.int64))
+    if args.record:
+        write_record(args.record, g, record or {})
+    result = {"artifact": args.artifact, "input": args.input, "output": out_path, "backend": choice.name,
+              "backend_reason": choice.reason, "steps": int(frames.shape[0]), "seconds": round(seconds, 3),
+              "record": args.record}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"wrote {out_path} ({frames.shape[0]} steps) with backend {choice.name} ({choice.reason}) in "
+              f"{seconds:.1f} s")
+    return 0
+
+
+def neuron_inputs(g, frames) -> dict:
+    """One fast-simulator run keeping only what the neuron record needs: neuron outputs and LIF inputs."""
+    from spikerain.hardware.fastsim.simulate import simulate
+
+    wanted = set(g.outputs)
+    for n in g.nodes:
+        if n.op in ("q_lif", "q_delta", "q_sigma_delta", "q_sigma"):
+            wanted |= {n.name, *n.inputs}
+    values: dict = {}
+
+    def keep(node, value):
+        if node.name in wanted:
+            values[node.name] = value.numpy()
+
+    simulate(g, frames, observe=keep)
+    return values
