@@ -337,3 +337,39 @@ def test_sdn_dense_block(netx_dir, tmp_path):
     g, frames, gt = sdn_dense_block(tmp_path, netx_dir)
     out = lava_layout(both(g, frames), True)
     assert np.abs(out - gt).sum() == 0 and np.abs(gt).sum() > 0
+
+
+# ------------------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_raster_simulation_record_and_map(netx_dir, tmp_path, capsys):
+    """A new user's path: import ntidigits (5 layers), simulate it on a spike raster [T, 64] writing the output
+    integers and every layer's s/u/v, map the dense chain."""
+    import json
+
+    from spikerain.cli import main
+    from spikerain.hardware.sequence import read_record
+
+    art, raster = tmp_path / "nti.h5", tmp_path / "raster.npy"
+    assert main(["import-netx", str(netx_dir / "gts/ntidigits/ntidigits.net"), "--num-layers", "5", "-o",
+                 str(art), "--json"]) == 0
+    T = 200
+    np.save(raster, np.load(netx_dir / "gts/ntidigits/input.npy")[:, :T].T.astype(np.int8))
+    capsys.readouterr()
+    assert main(["simulate", str(art), "--input", str(raster), "-o", str(tmp_path / "out.npy"), "--backend", "fast",
+                 "--record", str(tmp_path / "rec.h5"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == T
+    out = np.load(tmp_path / "out.npy")
+    gt = np.load(netx_dir / "gts/ntidigits/output.npy")[:, :T]
+    np.testing.assert_array_equal(out.reshape(T, -1).T[:, :-1], gt[:, 1:])
+    rec = read_record(tmp_path / "rec.h5")
+    assert sorted(rec) == ["layer2", "layer3", "layer4"] and rec["layer4"]["u"].shape == (242, T)
+    np.testing.assert_array_equal(rec["layer4"]["s"], out.reshape(T, -1).T)
+    assert np.abs(rec["layer2"]["v"]).sum() > 0
+    # an image output for a raster is refused with the fix (exit code 2)
+    assert main(["simulate", str(art), "--input", str(raster), "-o", str(tmp_path / "out.png")]) == 2
+    assert "-o out.npy" in capsys.readouterr().err
+    # map: the dense chain at its own size, every dense layer's fan-in real
+    assert main(["map", str(art), "--json"]) == 0
+    layers = {lay["name"]: lay for lay in json.loads(capsys.readouterr().out)["layers"]}
+    assert layers["layer3.synapse"]["fan_in"] == 256 and layers["layer3.synapse"]["synapse_bits"] > 0

@@ -76,3 +76,28 @@ def test_axonal_delay_ntidigits_first_300_steps(netx_dir, tmp_path):
     out = res.output.reshape(T, -1).T
     np.testing.assert_array_equal(out[:, :-1], gt[:, 1:])
     assert gt.sum() > 5000 and res.meta["schedule"]["kinds"]["dense"] == 3
+
+
+def test_cli_lava_backend_with_a_raster_records_what_the_fast_backend_records(netx_dir, tmp_path):
+    """``spikerain simulate tiny.h5 --input bias.npy --backend lava --record``: tinynet's input bias given per step
+    (halved from step 10), Lava's monitors' s/u/v equal to the fast backend's."""
+    from spikerain.cli import main
+    from spikerain.hardware.sequence import read_record
+
+    g, bias, _ = cases.tinynet(netx_dir)
+    save_artifact(tmp_path / "tiny.h5", g)
+    seq = np.repeat(bias[None], 20, axis=0).astype(np.int64)
+    seq[10:] //= 2
+    np.save(tmp_path / "bias.npy", seq)
+    recs = {}
+    for backend in ("fast", "lava"):
+        assert main(["simulate", str(tmp_path / "tiny.h5"), "--input", str(tmp_path / "bias.npy"), "--backend",
+                     backend, "-o", str(tmp_path / f"{backend}.npy"), "--record", str(tmp_path / f"{backend}.h5"),
+                     "-q"]) == 0
+        recs[backend] = read_record(tmp_path / f"{backend}.h5")
+    np.testing.assert_array_equal(np.load(tmp_path / "fast.npy"), np.load(tmp_path / "lava.npy"))
+    assert sorted(recs["lava"]) == ["layer0", "layer1", "layer2"]
+    for name, arrays in recs["fast"].items():
+        for var, a in arrays.items():
+            np.testing.assert_array_equal(recs["lava"][name][var], a, err_msg=f"{name} {var}")
+    assert recs["fast"]["layer2"]["s"].shape == (36, 20)
