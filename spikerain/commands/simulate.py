@@ -64,7 +64,8 @@ def run(args) -> int:
         with progress(choice.name, 1, enabled=progress_enabled(args.quiet > 0)) as advance:
             lava = run_lava(args.artifact, work.transpose(2, 0, 1), hardware=choice.name == "loihi2",
                             timeout=args.timeout, progress=step_reporter(lambda d, t: advance(d, t, "steps"),
-                                                                         log.debug), record=bool(args.record))
+                                                                         log.debug),
+                            record=bool(args.record) and monitored(g))
         restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
         gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
         infer_shapes(gs)
@@ -78,7 +79,11 @@ def run(args) -> int:
 
         gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
         infer_shapes(gs)
-        if choice.name == "fast":
+        if choice.name == "fast" or not monitored(g):
+            if choice.name != "fast":
+                log.info("%d LIF layers: too many for Lava monitors (they would slow the run several-fold); "
+                         "their s, u, v come from the fast simulator, which is bit-exact with Lava",
+                         sum(n.op == "q_lif" for n in g.nodes))
             frames = work.transpose(2, 0, 1)[None].astype(np.float32)
             record = record_neurons(gs, frames, neuron_inputs(gs, frames))
         else:
@@ -131,8 +136,10 @@ def run_sequence(args, g) -> int:
             record = record_neurons(g, frames, values)
     else:
         res = run_lava(args.artifact, frames[:, 0], hardware=choice.name == "loihi2", timeout=args.timeout,
-                       record=bool(args.record))
+                       record=bool(args.record) and monitored(g))
         out, record = res.output, res.meta.get("record")
+        if args.record and not monitored(g):  # as for images: too many LIF layers for Lava monitors
+            record = record_neurons(g, frames, neuron_inputs(g, frames))
     seconds = time.perf_counter() - t0
     with atomic_path(out_path) as tmp:
         np.save(tmp, np.asarray(out, np.int64))
@@ -147,6 +154,15 @@ def run_sequence(args, g) -> int:
         print(f"wrote {out_path} ({frames.shape[0]} steps) with backend {choice.name} ({choice.reason}) in "
               f"{seconds:.1f} s")
     return 0
+
+
+#: LIF layers up to which a Lava run records s, u, v with Lava monitors (three processes per layer: with VLIF-Net's
+#: 31 layers a 16x16 crop that takes about 60 s did not finish in 600 s)
+MONITORED_LIF_LAYERS = 16
+
+
+def monitored(g) -> bool:
+    return sum(n.op == "q_lif" for n in g.nodes) <= MONITORED_LIF_LAYERS
 
 
 def neuron_inputs(g, frames) -> dict:
