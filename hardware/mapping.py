@@ -88,8 +88,9 @@ DELAY_BITS = 6  # Loihi 2 synaptic delays 0..62 (netx clamps to 62)
 
 
 def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[int, int]]:
-    # a dense synapse fixes the input size; netx networks are made for their input shape
-    if any(n.op == "q_dense_synapse" for n in graph.nodes) or graph.meta.get("source") == "netx":
+    from spikerain.hardware.sequence import fixed_input
+
+    if fixed_input(graph):  # a dense synapse fixes the input size; netx networks are made for their input shape
         g = graph.with_nodes(graph.nodes)
         return ir.infer_shapes(g), tuple(graph.input_shape[2:])
     m = ir.size_multiple(graph)

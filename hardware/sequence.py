@@ -23,6 +23,12 @@ from spikerain.errors import InputError
 RECORD_FORMAT = "spikerain-neuron-record"
 
 
+def fixed_input(graph: ir.Graph) -> bool:
+    """Whether the graph runs only at its own input size: a dense synapse fixes it, and netx networks are made
+    for their input shape (deraining models take any size, padded to their size multiple)."""
+    return any(n.op == "q_dense_synapse" for n in graph.nodes) or graph.meta.get("source") == "netx"
+
+
 def repeat_node(graph: ir.Graph) -> ir.Node:
     """The repetition over T that the graph's input feeds (the node a sequence replaces)."""
     first = graph.nodes[0]

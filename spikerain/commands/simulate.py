@@ -48,15 +48,34 @@ def run(args) -> int:
 
         img = center_crop(img, tuple(args.crop)).transpose(1, 2, 0).astype(np.float32)
     H, W = img.shape[:2]
-    work = pad_to_multiple(img, size_multiple(g))
+    from spikerain.hardware.sequence import fixed_input
+
+    if fixed_input(g):  # netx networks and dense chains run at their own input size only
+        if (img.shape[2], H, W) != tuple(g.input_shape[1:]):
+            from spikerain.errors import InputError
+
+            raise InputError(f"this network takes {tuple(g.input_shape[1:])} inputs (C, H, W); the image is "
+                             f"{(img.shape[2], H, W)}", fix="give an image of that size, or a .npy raster")
+        work = img
+    else:
+        work = pad_to_multiple(img, size_multiple(g))
     choice = select_backend(args.backend, pixels=work.shape[0] * work.shape[1])
     log.info("backend %s: %s", choice.name, choice.reason)
     stats: dict = {}
     t0 = time.perf_counter()
     if choice.name == "fast":
         act = Activity()
-        out = simulate(g, work.transpose(2, 0, 1)[None].astype(np.float32), activity=act, stats=stats)
+        kept: dict = {}  # with --record: what the neuron record needs, from this same run
+        wanted = neuron_values(g) if args.record else set()
+
+        def keep(node, value):
+            if node.name in wanted:
+                kept[node.name] = value.numpy()
+
+        out = simulate(g, work.transpose(2, 0, 1)[None].astype(np.float32), activity=act, stats=stats,
+                       observe=keep if wanted else None)
         restored = dequantized_output(g, out)[0]
+        integers = out[g.outputs[0]][:, 0].numpy()
     else:
         from spikerain.console import progress, progress_enabled
         from spikerain.hardware.backend import step_reporter
@@ -67,17 +86,29 @@ def run(args) -> int:
                                                                          log.debug),
                             record=bool(args.record) and monitored(g))
         restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
-        gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
+        integers = lava.output
+        gs = g.with_nodes(g.nodes, input_shape=(1, work.shape[2], *work.shape[:2]))
         infer_shapes(gs)
         act = Activity(nonzero=lava.counts,
                        per_step={k: int(np.prod(gs.shapes[k][1:])) for k in lava.counts if k in gs.shapes})
     seconds = time.perf_counter() - t0
-    write_image(args.output, restored.transpose(1, 2, 0)[:H, :W])
+    if str(args.output).endswith(".npy"):  # the output integers [T, C, H, W] (netx networks' spikes)
+        from spikerain.atomic import atomic_path
+
+        with atomic_path(args.output) as tmp:
+            np.save(tmp, np.asarray(integers, np.int64)[..., :H, :W])
+    elif restored.shape[0] not in (1, 3):
+        from spikerain.errors import UsageError
+
+        raise UsageError(f"the output has {restored.shape[0]} channels, not an image",
+                         fix="write its integers to a .npy file: -o out.npy")
+    else:
+        write_image(args.output, restored.transpose(1, 2, 0)[:H, :W])
     if args.record:
         # every neuron layer's spikes, u and v after each step, with the activity counts in the same file
         from spikerain.hardware.sequence import record_neurons, write_record
 
-        gs = g.with_nodes(g.nodes, input_shape=(1, 3, *work.shape[:2]))
+        gs = g.with_nodes(g.nodes, input_shape=(1, work.shape[2], *work.shape[:2]))
         infer_shapes(gs)
         if choice.name == "fast" or not monitored(g):
             if choice.name != "fast":
@@ -85,7 +116,7 @@ def run(args) -> int:
                          "their s, u, v come from the fast simulator, which is bit-exact with Lava",
                          sum(n.op == "q_lif" for n in g.nodes))
             frames = work.transpose(2, 0, 1)[None].astype(np.float32)
-            record = record_neurons(gs, frames, neuron_inputs(gs, frames))
+            record = record_neurons(gs, frames, kept if choice.name == "fast" else neuron_inputs(gs, frames))
         else:
             record = lava.meta.get("record", {})
         write_record(args.record, gs, record, act, stats)
@@ -165,14 +196,20 @@ def monitored(g) -> bool:
     return sum(n.op == "q_lif" for n in g.nodes) <= MONITORED_LIF_LAYERS
 
 
-def neuron_inputs(g, frames) -> dict:
-    """One fast-simulator run keeping only what the neuron record needs: neuron outputs and LIF inputs."""
-    from spikerain.hardware.fastsim.simulate import simulate
-
+def neuron_values(g) -> set[str]:
+    """The values a neuron record needs: the outputs, every neuron layer's output and input."""
     wanted = set(g.outputs)
     for n in g.nodes:
         if n.op in ("q_lif", "q_delta", "q_sigma_delta", "q_sigma"):
             wanted |= {n.name, *n.inputs}
+    return wanted
+
+
+def neuron_inputs(g, frames) -> dict:
+    """One fast-simulator run keeping only what the neuron record needs: neuron outputs and LIF inputs."""
+    from spikerain.hardware.fastsim.simulate import simulate
+
+    wanted = neuron_values(g)
     values: dict = {}
 
     def keep(node, value):

@@ -373,3 +373,27 @@ def test_cli_raster_simulation_record_and_map(netx_dir, tmp_path, capsys):
     assert main(["map", str(art), "--json"]) == 0
     layers = {lay["name"]: lay for lay in json.loads(capsys.readouterr().out)["layers"]}
     assert layers["layer3.synapse"]["fan_in"] == 256 and layers["layer3.synapse"]["synapse_bits"] > 0
+
+
+def test_cli_image_simulation_records_every_layer(netx_dir, tmp_path):
+    """The image path is unchanged and ``--record`` adds every layer's s/u/v next to the activity counts."""
+    from spikerain.cli import main
+    from spikerain.converter.artifact import save_artifact
+    from spikerain.hardware.fastsim.activity import read_activity
+    from spikerain.hardware.sequence import read_record
+    from spikerain.imageio import read_image, write_image
+
+    g, bias, gt = tinynet(netx_dir)
+    save_artifact(tmp_path / "tiny.h5", g)
+    write_image(tmp_path / "bias.png", (bias / 64).transpose(1, 2, 0))
+    assert main(["simulate", str(tmp_path / "tiny.h5"), "--input", str(tmp_path / "bias.png"), "--backend", "fast",
+                 "-o", str(tmp_path / "out.npy"), "--record", str(tmp_path / "rec.h5"), "-q"]) == 0
+    image = read_image(tmp_path / "bias.png").transpose(2, 0, 1)  # (H, W, C) -> (C, H, W)
+    rec, act = read_record(tmp_path / "rec.h5"), read_activity(tmp_path / "rec.h5")
+    ref = record_neurons(g, image[None])
+    for name in ("layer0", "layer1", "layer2"):
+        for var in ("s", "u", "v"):
+            np.testing.assert_array_equal(rec[name][var], lava_layout(ref[name][var], False))
+        assert act[name]["nonzero_per_step"] == [int(np.count_nonzero(f)) for f in ref[name]["s"]]
+    assert rec["layer1"]["v"].shape == (6, 6, 24, 20)  # (X, Y, C, T)
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), ref["layer2"]["s"])
