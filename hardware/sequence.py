@@ -143,4 +143,6 @@ def read_record(path) -> dict[str, dict[str, np.ndarray]]:
     with h5py.File(path, "r") as f:
         if f.attrs.get("neuron_record") != RECORD_FORMAT:
             raise InputError(f"{path} is not a spikerain neuron record", fix="write one with simulate --record")
+        if "layers" not in f:
+            return {}
         return {name: {k: g[k][()] for k in g} for name, g in f["layers"].items()}
