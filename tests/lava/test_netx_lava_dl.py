@@ -100,4 +100,4 @@ def test_cli_lava_backend_with_a_raster_records_what_the_fast_backend_records(ne
     for name, arrays in recs["fast"].items():
         for var, a in arrays.items():
             np.testing.assert_array_equal(recs["lava"][name][var], a, err_msg=f"{name} {var}")
-    assert recs["fast"]["layer2"]["s"].shape == (36, 20)
+    assert recs["fast"]["layer2"]["s"].shape == (1, 1, 36, 20)  # a conv layer: (X, Y, C, T)
