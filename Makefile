@@ -47,7 +47,19 @@ demo: envs
 	  || (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
 	  || echo "warning: could not install chromium (needs root); the report rendering test will be skipped"
 
-test: envs .chromium
+# lava-dl 0.6.0's netx test suite and recorded values (tests/converter/test_netx_lava_dl.py): fetched with the
+# Lava environment's pip (the wheel needs no torch to unpack), cached under .cache/, never committed.
+LAVA_DL := .cache/lava-dl-0.6.0
+$(LAVA_DL)/.stamp: | $(LAVA_VENV)/.stamp
+	mkdir -p $(LAVA_DL)
+	$(LAVA_PY) -m pip download -q --no-deps lava-dl==0.6.0 -d $(LAVA_DL)
+	$(LAVA_PY) -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); \
+	  z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith('tests/lava/lib/dl/netx/')])" \
+	  $(LAVA_DL)/lava_dl-0.6.0-py3-none-any.whl $(LAVA_DL)
+	rm $(LAVA_DL)/lava_dl-0.6.0-py3-none-any.whl
+	touch $@
+
+test: envs .chromium $(LAVA_DL)/.stamp
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 docs: $(VENV)/.stamp
@@ -66,4 +78,4 @@ doctor: envs
 	$(VENV)/bin/spikerain doctor
 
 clean:
-	rm -rf $(VENV) $(LAVA_VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LAVA_VENV) .cache build *.egg-info .pytest_cache .ruff_cache

@@ -95,19 +95,28 @@ class LavaRun:
 
 
 def run_lava(artifact: str | os.PathLike, image_chw: np.ndarray, *, hardware: bool = False,
-             conv_model: str = "vectorised", timeout: float = 1800.0, progress=None, fail_at: int = 0) -> LavaRun:
-    """Run an artifact on one float image ``[C, H, W]`` in Lava (child process); returns its integers."""
+             conv_model: str = "vectorised", timeout: float = 1800.0, progress=None, fail_at: int = 0,
+             record: bool = False) -> LavaRun:
+    """Run an artifact on one float image ``[C, H, W]``, or a sequence ``[T, C, H, W]`` (one frame per step), in
+    Lava (child process); returns its integers. ``record``: every LIF layer's spikes, u and v after each step,
+    read by Lava monitors, in ``meta["record"][layer][var]`` as ``[T, C, H, W]``."""
     from spikerain.lava_env import run_lava_module
 
     with tempfile.TemporaryDirectory(prefix="spikerain-lava-") as tmp:
         t = Path(tmp)
         np.save(t / "image.npy", np.asarray(image_chw, np.float64))
         job = {"artifact": str(Path(artifact).resolve()), "image": str(t / "image.npy"), "out": str(t / "out.npz"),
-               "conv_model": conv_model, "hardware": hardware, "fail_at": fail_at}
+               "conv_model": conv_model, "hardware": hardware, "fail_at": fail_at, "record": record}
         (t / "job.json").write_text(json.dumps(job))
         run_lava_module("spikerain.hardware.lava.runner", [str(t / "job.json")], timeout=timeout,
                         stream_stderr=progress)
         with np.load(t / "out.npz") as r:
             output = r["output"].astype(np.int64)
             meta = json.loads(str(r["meta"]))
+            rec: dict = {}
+            for key in r.files:
+                if key.startswith("record/"):
+                    _, name, var = key.split("/")
+                    rec.setdefault(name, {})[var] = r[key].astype(np.int64)
+            meta["record"] = rec
     return LavaRun(output=output, counts=meta.pop("counts"), meta=meta)

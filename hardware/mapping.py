@@ -4,9 +4,13 @@ Model (documented in docs/mapping.md):
 - every on-chip IR node that computes per element is one population of ``C*H*W`` neurons (one per element and
   step; neurons are reused over time); routing-only nodes (repeat over T, patch/time moves, concat, input,
   output) take no cores;
-- synaptic nodes (conv, temporal conv, bilinear x2, netx dense synapses) also need synapse memory: on Loihi 1
-  every synapse is stored (neurons x fan-in x weight bits); on Loihi 2 a conv kernel is shared, so a core needs
-  the kernel slice of the output channels it holds (a dense synapse's whole row per output neuron);
+- synaptic nodes (conv, temporal conv, bilinear x2) also need synapse memory: on Loihi 1 every synapse is
+  stored (neurons x fan-in x weight bits); on Loihi 2 a conv kernel is shared, so a core needs the kernel
+  slice of the output channels it holds;
+- a dense synapse (netx ``dense`` layers) shares nothing: each output has the whole input as fan-in, and every
+  synapse is stored with the layer's own weight bits (``num_weight_bits``, as Lava's Dense holds them), plus
+  6 delay bits per synapse when it has delays (DelayDense, delays 0..62); a graph with dense synapses has a
+  fixed input size (its input shape), whatever size is asked for, and so has an imported netx network;
 - a layer is split over ``max(cores by neurons, cores by synapse memory)`` cores; a neuron whose fan-in
   exceeds the input axons of a core cannot be mapped;
 - host nodes go to the embedded CPUs; their share of operations is reported;
@@ -85,7 +89,15 @@ class Mapping:
         return asdict(self)
 
 
+DELAY_BITS = 6  # Loihi 2 synaptic delays 0..62 (netx clamps to 62)
+
+
 def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[int, int]]:
+    from spikerain.hardware.sequence import fixed_input
+
+    if fixed_input(graph):  # a dense synapse fixes the input size; netx networks are made for their input shape
+        g = graph.with_nodes(graph.nodes)
+        return ir.infer_shapes(g), tuple(graph.input_shape[2:])
     m = ir.size_multiple(graph)
     H, W = size
     Hp, Wp = -(-H // m) * m, -(-W // m) * m
@@ -94,8 +106,11 @@ def _shape_at(graph: ir.Graph, size: tuple[int, int]) -> tuple[ir.Graph, tuple[i
 
 
 def _weight_bits(n: ir.Node, c: CoreConstraints) -> int:
-    """Bits per stored weight: the op's own width where it declares one (netx dense layers), else the core's."""
-    return min(c.weight_bits, int(getattr(n, "num_weight_bits", c.weight_bits)))
+    """Bits per stored synapse: the op's own weight width where it declares one (netx dense layers), else the
+    core's, plus the delay bits of a synapse with delays (DelayDense)."""
+    bits = min(c.weight_bits, int(getattr(n, "num_weight_bits", c.weight_bits)))
+    delays = getattr(n, "delays", None)
+    return bits + (DELAY_BITS if delays is not None and delays.size else 0)
 
 
 def layer_cost(n: ir.Node, shape, c: CoreConstraints) -> LayerMapping | None:

@@ -113,19 +113,51 @@ def _neuron(name: str, inp: str, cfg, *, first: bool, bias, reset: tuple[int, in
     raise NetxError(f"netx neuron type {kind!r} in {name}", fix="use CUBA, LOIHI or SDNN neurons")
 
 
+#: netx's neuron for a dense layer without one (``hdf5.Network.create_dense``): a non-leaky integrator
+DEFAULT_NEURON = {"type": np.array(b"CUBA"), "iDecay": np.array(0), "vDecay": np.array(4096),
+                  "vThMant": np.array(1 << 17)}
+#: layer types netx 0.6.0 knows but that have no spikerain form (netx raises on the pooling ones itself)
+REFUSED = {"dense_rec": "recurrent dense layers", "dense_comp": "complex (resonate-and-fire) dense layers",
+           "pool": "pooling", "convT": "transposed convolution", "unpool": "unpooling", "average": "averaging",
+           "concat": "concatenation"}
+
+
+def _shape(v) -> tuple[int, int, int]:
+    """A netx ``shape`` as (C, H, W): netx stores (C, H, W), (H, W) or (N,)."""
+    s = tuple(int(x) for x in np.atleast_1d(v))
+    if len(s) == 1:
+        return s[0], 1, 1
+    if len(s) == 2:
+        return 1, s[0], s[1]
+    return s[0], s[1], s[2]
+
+
+def _per_axis(v) -> tuple[int, int]:
+    """A conv stride/padding as netx stores it: one number, or (H, W) (netx reverses it to Lava's (X, Y))."""
+    a = np.atleast_1d(np.asarray(v)).astype(np.int64)
+    return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
+
+
 def import_netx(path: str | os.PathLike, *, steps: int | None = None, input_frac: int = 8,
-                reset_interval: int = 0, reset_offset: int = 0, spike_exp: int = 6) -> ir.Graph:
+                reset_interval: int = 0, reset_offset: int = 0, spike_exp: int = 6,
+                num_layers: int | None = None, input_message_bits: int = 0) -> ir.Graph:
     """Read a netx ``.net`` file into a quantized IR chain running ``steps`` steps (default: the file's
-    ``simulation/tSample``). Inputs are images q / 2**input_frac (signed). ``reset_interval`` > 0 zeroes LIF
-    layer i's state before frames t with t % interval == (reset_offset + i) % interval, as netx's LIFReset and
-    lava-dl's reset processes do."""
+    ``simulation/tSample``). Inputs are images q / 2**input_frac (signed), or a sequence of them (a raster).
+    ``reset_interval`` > 0 zeroes LIF layer i's state before frames t with t % interval == (reset_offset + i) %
+    interval, as netx's LIFReset does (i counts the layers netx builds: the input layer only when it has a
+    neuron). ``num_layers`` reads only the first layer entries, as netx's argument of the same name.
+
+    The input layer is optional, and it may lack a neuron: then the input goes straight into the first synapse, as
+    netx connects a source to ``net.inp``, with ``input_message_bits`` (netx's argument): 0 (netx's default) sends
+    binary spikes (any non-zero value is a spike, as Lava's synapses read unary messages), more sends the
+    integers q as graded messages."""
     p = Path(path)
     if steps is not None and steps < 1:
         raise UsageError(f"steps {steps}: a network runs at least one step", fix="pass --steps 1 or more")
     if not p.is_file() or not h5py.is_hdf5(p):
         raise InputError(f"{p} is not a netx HDF5 file", fix="pass a .net file written by lava-dl")
     try:
-        return _import(p, steps, input_frac, reset_interval, reset_offset, spike_exp)
+        return _import(p, steps, input_frac, reset_interval, reset_offset, spike_exp, num_layers, input_message_bits)
     except (KeyError, IndexError, ValueError, TypeError, AttributeError, OSError) as e:
         # h5py and numpy name what is missing or malformed, not where: say it is this file's structure
         detail = " ".join(str(e).split()) or type(e).__name__
@@ -147,73 +179,115 @@ def _layer_keys(p: Path, layers) -> list[str]:
     return keys
 
 
-def _import(p: Path, steps, input_frac, reset_interval, reset_offset, spike_exp) -> ir.Graph:
+def _import(p: Path, steps, input_frac, reset_interval, reset_offset, spike_exp, num_layers,
+            input_message_bits) -> ir.Graph:
     with h5py.File(p, "r") as f:
         if "layer" not in f or not isinstance(f["layer"], h5py.Group):
             raise InputError(f"{p} has no 'layer' group, so it is not a netx network", fix="pass a lava-dl .net file")
         layers = f["layer"]
         keys = _layer_keys(p, layers)
+        if num_layers is not None:
+            keys = keys[:num_layers]
         if steps is None:
             steps = int(f["simulation/tSample"][()]) if "simulation/tSample" in f else 16
             if steps < 1:
                 raise NetxError(f"{p}: simulation/tSample is {steps}", fix="pass --steps 1 or more")
         nodes: list[ir.Node] = []
         first = layers[keys[0]]
-        if _text(first["type"]) != "input":
-            raise NetxError(f"{p}: the first layer is {_text(first['type'])!r}, not 'input'",
-                            fix="export the network with an input layer")
-        C, H, W = (int(v) for v in first["shape"][()])
-        nodes.append(q.QInput(name="input", channels=C, frac=input_frac, signed=True, bits=32))
-        nodes.append(q.QRepeatT(name="input.steps", inputs=("input",), T=steps, frac=input_frac, bits=32))
+        meta: dict = {}
+        kind0 = _text(first["type"])
+        if kind0 == "input":
+            C, H, W = _shape(first["shape"][()])
+            meta["input_transform"] = {"weight": int(np.asarray(first["weight"][()]).reshape(-1)[0])
+                                       if "weight" in first else 64,
+                                       "bias": int(np.asarray(first["bias"][()]).reshape(-1)[0])
+                                       if "bias" in first else 0}
+        elif kind0 == "dense":
+            C, H, W = int(_num(first, "inFeatures")), 1, 1
+            keys = [None, *keys]  # no input layer: the input goes straight into this dense synapse
+        else:
+            raise NetxError(f"netx layer {keys[0]} ({kind0}) comes first, with no input layer to give its input "
+                            "shape", fix="export the network with an input layer (netx needs one too)")
+        if (kind0 != "input" or "neuron" not in first) and input_message_bits == 0:
+            # unary spikes into the first synapse: q in {0, 1}
+            nodes.append(q.QInput(name="input", channels=C, frac=0, signed=False, bits=1))
+            nodes.append(q.QRepeatT(name="input.steps", inputs=("input",), T=steps, frac=0, bits=1))
+        else:
+            nodes.append(q.QInput(name="input", channels=C, frac=input_frac, signed=True, bits=32))
+            nodes.append(q.QRepeatT(name="input.steps", inputs=("input",), T=steps, frac=input_frac, bits=32))
         prev = "input.steps"
         index = 0
 
         def reset():
             return (reset_interval, (reset_offset + index) % reset_interval) if reset_interval else (0, 0)
 
-        if "neuron" in first:
+        if kind0 == "input" and "neuron" in first:
             nodes.append(_neuron("layer0", prev, first["neuron"], first=True, bias=None, reset=reset(),
                                  spike_exp=spike_exp))
             prev, index = "layer0", 1
+        shape = (C, H, W)
         for key in keys[1:]:
             g = layers[key]
             kind = _text(g["type"])
+            if kind in REFUSED:
+                raise NetxError(f"netx layer {key} has type {kind!r} ({REFUSED[kind]}), which spikerain cannot "
+                                "import", fix=f"netx networks with {', '.join(LAYERS)} layers can be imported; "
+                                "import the layers before it with num_layers (--num-layers)")
             if kind not in LAYERS:
                 raise NetxError(f"netx layer {key} has type {kind!r}, which spikerain cannot import",
                                 fix=f"netx networks with {', '.join(LAYERS)} layers can be imported")
             if kind == "flatten":
                 continue  # a dense synapse flattens its input in C, H, W order, as netx connects it
-            if "neuron" not in g:
-                raise NetxError(f"netx layer {key} ({kind}) has no neuron group", fix="export it with a neuron")
+            if kind == "input":
+                raise NetxError(f"netx layer {key} is a second input layer", fix="netx networks have one input")
             if "weight" not in g:
                 raise NetxError(f"netx layer {key} ({kind}) has no 'weight'", fix="re-export the network with lava-dl")
             bias = np.asarray(g["bias"][()]).astype(np.int64).reshape(-1) if "bias" in g else None
             syn = f"layer{key}.synapse"
             if kind == "conv":
+                if "neuron" not in g:
+                    raise NetxError(f"netx layer {key} (conv) has no neuron group", fix="export it with a neuron")
+                if "delay" in g:
+                    raise NetxError(f"netx conv layer {key} has synaptic delays, which netx itself ignores",
+                                    fix="export conv layers without delays")
                 w = np.asarray(g["weight"][()])
+                if w.ndim not in (4, 5):  # netx writes (out, in, kh, kw), with a trailing delay axis in 5-D
+                    raise NetxError(f"netx layer {key} (conv) has a weight of shape {w.shape}, not 4-D or 5-D",
+                                    fix="re-export the network with lava-dl")
                 w = w.reshape(w.shape[:4]).astype(np.int64)
                 if int(_num(g, "groups", 1)) != 1 or np.any(np.asarray(_num(g, "dilation", [1, 1])) != 1):
                     raise NetxError(f"netx conv layer {key} uses groups or dilation",
                                     fix="spikerain imports groups=1, dilation=1 convolutions")
-                stride = tuple(int(v) for v in _num(g, "stride"))
-                padding = tuple(int(v) for v in _num(g, "padding"))
+                stride, padding = _per_axis(_num(g, "stride")), _per_axis(_num(g, "padding"))
                 nodes.append(q.QConv2d(name=syn, inputs=(prev,), weight_mant=w, stride=stride, padding=padding,
                                        delay=1, frac=0, bits=32))
+                shape = nodes[-1].out_shape((1, *shape))[1:]
             else:
+                if "weight/imag" in g or "weight_rec" in g:
+                    raise NetxError(f"netx dense layer {key} is complex or recurrent",
+                                    fix="spikerain imports real feed-forward dense layers")
+                n_out = int(np.prod(np.atleast_1d(g["shape"][()])))
                 w = np.asarray(g["weight"][()]).astype(np.int64)
+                if w.ndim == 1:  # netx: weight.reshape(outFeatures, -1)
+                    w = w.reshape(n_out, -1)
+                if w.shape[1] != int(np.prod(shape)):
+                    raise NetxError(f"netx dense layer {key} has {w.shape[1]} inputs, its input has "
+                                    f"{int(np.prod(shape))} values", fix="re-export the network with lava-dl")
                 shifted, bits, exp, sign = optimize_weight_bits(w)
                 delays = _delays(g, w.shape, key) if "delay" in g else np.zeros(0, np.int64)
                 nodes.append(q.QDenseSynapse(name=syn, inputs=(prev,), weight_mant=lava_dense_weights(shifted, bits,
                                              sign), weight_exp=exp, num_weight_bits=bits, delay=1, delays=delays,
                                              frac=0, bits=32))
+                shape = (w.shape[0], 1, 1)
             name = f"layer{key}"
-            nodes.append(_neuron(name, syn, g["neuron"], first=False, bias=bias, reset=reset(),
-                                 spike_exp=spike_exp))
+            cfg = g["neuron"] if "neuron" in g else DEFAULT_NEURON
+            nodes.append(_neuron(name, syn, cfg, first=False, bias=bias, reset=reset(), spike_exp=spike_exp))
             prev, index = name, index + 1
     nodes.append(q.QOutput(name="output", inputs=(prev,), frac=0, bits=32))
     g = ir.Graph(nodes=nodes, outputs=("output",), input_shape=(1, C, H, W),
                  meta={"source": "netx", "file": p.name, "steps": steps, "input_frac": input_frac,
-                       "reset_interval": reset_interval, "reset_offset": reset_offset, "spike_exp": spike_exp})
+                       "reset_interval": reset_interval, "reset_offset": reset_offset, "spike_exp": spike_exp,
+                       "input_message_bits": input_message_bits, **meta})
     ir.validate(g)
     ir.infer_shapes(g)
     return g
@@ -225,6 +299,8 @@ MAX_DELAY = loihi.MAX_DELAY  # netx clamps larger synaptic delays (6 bits on Loi
 def _delays(g, shape, key) -> np.ndarray:
     """A dense layer's ``delay``: a full ``[out, in]`` matrix, or a vector per output (axonal) or per input."""
     d = np.rint(np.asarray(g["delay"][()], np.float64)).astype(np.int64)
+    if d.ndim == 0:  # one delay for every synapse
+        d = np.full(shape, int(d))
     if d.ndim == 1 and d.size == shape[0]:
         d = np.repeat(d[:, None], shape[1], axis=1)
     elif d.ndim == 1 and d.size == shape[1]:

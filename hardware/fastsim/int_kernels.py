@@ -84,7 +84,8 @@ def _wrap24(x: torch.Tensor, stats) -> torch.Tensor:
 @kernel("q_input")
 def k_input(n: q.QInput, x, stats=None):
     v = torch.round(x.to(torch.float64) * (1 << n.frac)).to(torch.int64)
-    return v.clamp(-(1 << n.frac) if n.signed else 0, 1 << n.frac).unsqueeze(0)
+    v = v.clamp(-(1 << n.frac) if n.signed else 0, 1 << n.frac)
+    return v if v.dim() == 5 else v.unsqueeze(0)  # [T, B, C, H, W]: a time-varying input
 
 
 @kernel("q_output")
@@ -94,6 +95,10 @@ def k_output(n, x, stats=None):
 
 @kernel("q_repeat_t")
 def k_repeat(n: q.QRepeatT, x, stats=None):
+    if x.shape[0] == n.T and n.T > 1:  # a time-varying input already has its T frames
+        return x
+    if x.shape[0] != 1:
+        raise ValueError(f"{n.name} runs {n.T} steps; the input has {x.shape[0]} frames")
     return x.expand(n.T, *x.shape[1:]).contiguous()
 
 
@@ -363,6 +368,8 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
 @kernel("q_dense_synapse")
 def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     w = torch.from_numpy(n.weight_mant.astype(np.int64))
+    if n.delays.size and np.all(n.delays == n.delays[:, :1]):
+        return _axonal(n, torch.einsum("tbi,oi->tbo", x.flatten(2), w))
     delays = torch.from_numpy(np.array(n.delays, np.int64)) if n.delays.size else None
     out = None
     for k in [0] if delays is None else sorted(set(n.delays.reshape(-1).tolist())):
@@ -372,6 +379,18 @@ def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
         part = _delay(acc[..., None, None], n.delay + k)
         out = part if out is None else out + part
     return out
+
+
+def _axonal(n: q.QDenseSynapse, acc: torch.Tensor) -> torch.Tensor:
+    """One delay per output (axonal delays): one product, each output delayed by its own amount (as the
+    reference's ``_axonal``)."""
+    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+    d = n.delays[:, 0]
+    out = torch.zeros_like(acc)
+    for k in np.unique(d):
+        cols = torch.from_numpy(np.flatnonzero(d == k))
+        out[..., cols] = _delay(acc[..., cols], n.delay + int(k))
+    return out[..., None, None]
 
 
 def _sigma_delta(act: torch.Tensor, vth: int, state_exp: int) -> torch.Tensor:

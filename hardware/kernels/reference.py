@@ -45,9 +45,10 @@ def _count(stats, key, n):
 
 @kernel("q_input")
 def k_input(n: q.QInput, x: np.ndarray, stats=None) -> np.ndarray:
-    """x: float image [B, C, H, W] in [0, 1]."""
+    """x: float image [B, C, H, W] in [0, 1], or a sequence of them [T, B, C, H, W] (a time-varying input)."""
     v = np.round(np.asarray(x, dtype=np.float64) * (1 << n.frac)).astype(np.int64)
-    return np.clip(v, -(1 << n.frac) if n.signed else 0, 1 << n.frac)[None]
+    v = np.clip(v, -(1 << n.frac) if n.signed else 0, 1 << n.frac)
+    return v if v.ndim == 5 else v[None]
 
 
 @kernel("q_output")
@@ -57,6 +58,10 @@ def k_output(n, x, stats=None):
 
 @kernel("q_repeat_t")
 def k_repeat(n: q.QRepeatT, x, stats=None):
+    if x.shape[0] == n.T and n.T > 1:  # a time-varying input already has its T frames
+        return x
+    if x.shape[0] != 1:
+        raise ValueError(f"{n.name} runs {n.T} steps; the input has {x.shape[0]} frames")
     return np.repeat(x, n.T, axis=0)
 
 
@@ -142,9 +147,16 @@ def k_upsample(n: q.QUpsample2x, x, stats=None):
 @kernel("q_lif")
 def k_lif(n: q.QLIF, x, stats=None):
     """Lava ``PyLifModelBitAcc`` step by step over T (``lava/proc/lif/models.py``; constants in ``loihi``)."""
+    return lif_states(n, x, stats)[0]
+
+
+def lif_states(n: q.QLIF, x, stats=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The LIF's spikes, and its current u and voltage v after every step (v after the spike reset), each shaped
+    like ``x``: the values Lava's LIF holds after each step."""
     u = np.zeros(x.shape[1:], np.int64)
     v = np.zeros(x.shape[1:], np.int64)
     out = np.zeros_like(x)
+    us, vs = np.zeros_like(x), np.zeros_like(x)
     mant = n.bias_mant + (bias_frame(n.bias_map, x.shape) if n.bias_map.size else 0)
     bias = mant << n.bias_exp if n.bias_exp >= 0 else mant >> -n.bias_exp
     vth = n.vth << loihi.VTH_SHIFT
@@ -165,8 +177,8 @@ def k_lif(n: q.QLIF, x, stats=None):
         v = np.clip(v, -lim, lim)
         s = v > vth
         v = np.where(s, 0, v)
-        out[t] = s
-    return out
+        out[t], us[t], vs[t] = s, u, v
+    return out, us, vs
 
 
 @kernel("q_nilif")
@@ -259,6 +271,8 @@ def k_t2p(n: q.QTimeToPatch, x, stats=None):
 def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
     T, B = x.shape[:2]
     w = n.weight_mant.astype(np.int64)
+    if n.delays.size and np.all(n.delays == n.delays[:, :1]):
+        return _axonal(x.reshape(T, B, -1) @ w.T, n)
     groups = [(0, w)] if not n.delays.size else [(int(k), np.where(n.delays == k, w, 0))
                                                   for k in np.unique(n.delays)]
     out = 0
@@ -267,6 +281,18 @@ def k_dense_synapse(n: q.QDenseSynapse, x, stats=None):
         acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
         out = out + delay(acc[..., None, None], n.delay + k)
     return out
+
+
+def _axonal(acc: np.ndarray, n: q.QDenseSynapse) -> np.ndarray:
+    """One delay per output (axonal delays, ntidigits): every output's sum has one delay, so one product, shifted
+    by ``weight_exp``, then each output delayed by its own amount; the same as the general path, faster."""
+    acc = acc << n.weight_exp if n.weight_exp > 0 else acc >> -n.weight_exp
+    d = n.delays[:, 0]
+    out = np.zeros_like(acc)
+    for k in np.unique(d):
+        cols = np.flatnonzero(d == k)
+        out[..., cols] = delay(acc[..., cols], n.delay + int(k))
+    return out[..., None, None]
 
 
 def _delta_code(act_seq, vth: int, state_exp: int) -> np.ndarray:

@@ -31,8 +31,9 @@ class LavaNetwork:
     schedule: Schedule
     procs: dict = field(default_factory=dict)  # unit name -> Lava process
     model_map: dict = field(default_factory=dict)  # process -> ProcessModel class
-    input_q: np.ndarray | None = None
+    input_q: np.ndarray | None = None  # [C, H, W], or [T, C, H, W] for a time-varying input
     energy: object = None  # EnergyPlan, when energy counts are wanted
+    monitors: dict = field(default_factory=dict)  # LIF layer -> {"s"|"u"|"v": Monitor}, when recording
 
 
 def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0, energy=None):
@@ -64,9 +65,13 @@ def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
 
 
 def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vectorised",
-                  schedule: Schedule | None = None, fail_at: int = 0, energy=None) -> LavaNetwork:
-    """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1].
-    ``fail_at`` > 0 makes the first segment raise at that step (fault injection for hygiene tests)."""
+                  schedule: Schedule | None = None, fail_at: int = 0, energy=None,
+                  record: bool = False) -> LavaNetwork:
+    """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1], or a
+    sequence ``[T, C, H, W]`` (the graph running T steps), which the source sends one frame per step into the
+    first neuron or synapse, as netx feeds a RingBuffer into ``net.inp``. ``record``: attach Lava monitors to
+    every LIF layer's spikes, ``u`` and ``v``. ``fail_at`` > 0 makes the first segment raise at that step (fault
+    injection for hygiene tests)."""
     from lava.proc.conv.models import PyConvModelFixed
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import DelayDense, Dense
@@ -82,12 +87,17 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     by = graph.by_name()
     net = LavaNetwork(graph, s, energy=energy)
     first = graph.nodes[0]
-    xq = reference_kernel(first.op)(first, np.asarray(image, np.float64)[None])  # [1, 1, C, H, W]
-    net.input_q = xq[0, 0]
+    image = np.asarray(image, np.float64)
+    if image.ndim == 4:  # a sequence: frame t goes out at step t + 1
+        net.input_q = reference_kernel(first.op)(first, image[:, None])[:, 0]  # [T, C, H, W]
+        lava_frames = net.input_q.transpose(3, 2, 1, 0)
+    else:
+        net.input_q = reference_kernel(first.op)(first, image[None])[0, 0]  # [C, H, W]
+        lava_frames = net.input_q.transpose(2, 1, 0)[..., None]
     fail_at_used = False
     for u in s.units:
         if u.kind == "source":
-            proc = Source(data=net.input_q.transpose(2, 1, 0)[..., None].astype(np.int32))
+            proc = Source(data=lava_frames.astype(np.int32))
         elif u.kind == "conv":
             node = by[u.nodes[0]]
             w = node.weight_mant if u.channels is None else node.weight_mant[:, u.channels[0]:u.channels[1]]
@@ -117,6 +127,14 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
         else:
             raise ValueError(f"unknown unit kind {u.kind!r}")
         net.procs[u.name] = proc
+        if record and u.kind == "neuron" and by[u.nodes[0]].op == "q_lif":
+            from lava.proc.monitor.process import Monitor
+
+            net.monitors[u.nodes[0]] = {}
+            for var, target in (("s", proc.s_out), ("u", proc.u), ("v", proc.v)):
+                m = Monitor()
+                m.probe(target=target, num_steps=s.steps)
+                net.monitors[u.nodes[0]][var] = m
     _connect(net)
     return net
 
@@ -220,6 +238,7 @@ class LavaResult:
     seconds: dict[str, float]
     processes: int
     steps: int
+    record: dict = field(default_factory=dict)  # LIF layer -> {"s", "u", "v": [T, C, H, W]}, when recording
 
 
 PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported between calls
@@ -256,8 +275,13 @@ def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> L
         from spikerain.counting.plan import Accumulator
 
         acc = Accumulator()
-        nz = int(np.count_nonzero(net.input_q))
-        counts: dict[str, list[int]] = {v: [nz] * s.frames[v] for v in s.host_values}
+        record = {name: _monitored(net, name, mons) for name, mons in net.monitors.items()}
+        if net.input_q.ndim == 4:
+            nzs = [int(np.count_nonzero(f)) for f in net.input_q]
+            counts: dict[str, list[int]] = {v: nzs[:1] if s.frames[v] == 1 else nzs for v in s.host_values}
+        else:
+            nz = int(np.count_nonzero(net.input_q))
+            counts = {v: [nz] * s.frames[v] for v in s.host_values}
         for u in s.units:
             if u.kind not in ("segment", "probe"):
                 continue
@@ -271,15 +295,32 @@ def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> L
         if net.energy is not None:
             for v in s.host_values:
                 for t in range(s.frames[v]):
-                    net.energy.count_frame(v, t, net.input_q, acc)
+                    frame = net.input_q if net.input_q.ndim == 3 else net.input_q[min(t, len(net.input_q) - 1)]
+                    net.energy.count_frame(v, t, frame, acc)
             energy = net.energy.finish(acc)
         t3 = time.perf_counter()
     finally:
         if ran:
             sink.stop()
-    return LavaResult(output=np.stack(frames), counts=counts, energy=energy, processes=len(s.units), steps=s.steps,
+    return LavaResult(output=np.stack(frames), counts=counts, record=record, energy=energy,
+                      processes=len(s.units), steps=s.steps,
                       seconds={"compile": t1 - t0, "run": t2 - t1, "readback": t3 - t2,
                                "stop": time.perf_counter() - t3})
+
+
+def _monitored(net: LavaNetwork, name: str, mons: dict) -> dict[str, np.ndarray]:
+    """A LIF layer's monitored spikes, u and v after each of its frames' steps, as ``[T, C, H, W]``."""
+    start, T = net.schedule.avail[name], net.schedule.frames[name]
+    C, H, W = net.graph.shapes[name][1:]
+    out = {}
+    for var, m in mons.items():
+        data = m.get_data()
+        proc_name = next(iter(data))
+        arr = np.asarray(next(iter(data[proc_name].values()))).astype(np.int64)  # (steps, *lava shape)
+        arr = arr[start - 1:start - 1 + T]
+        arr = arr.reshape(T, C) if arr.ndim == 2 else arr.transpose(0, 3, 2, 1)
+        out[var] = arr.reshape(T, C, H, W)
+    return out
 
 
 def split_concat_counts(g: ir.Graph, s: Schedule, counts: dict[str, list[int]]) -> dict[str, list[int]]:

@@ -1,7 +1,8 @@
 """Child entry point: ``python -m spikerain.hardware.lava.runner JOB.json`` in the Lava interpreter.
 
-JOB.json: ``{"artifact": path, "image": path to a float [C, H, W] .npy in [0, 1], "out": path to the result
-.npz, "conv_model": "vectorised" | "stock", "hardware": false}``. The result holds the output frames
+JOB.json: ``{"artifact": path, "image": path to a float [C, H, W] .npy in [0, 1] (or a sequence [T, C, H, W]),
+"out": path to the result .npz, "conv_model": "vectorised" | "stock", "hardware": false, "record": false}``.
+The result holds the output frames
 (``output``, int64 [T, C, H, W]), and a JSON string ``meta`` with per-layer non-zero counts per timestep, the
 schedule summary, the process count and timings. It is written atomically; a failed run writes nothing.
 """
@@ -26,14 +27,19 @@ def run_job(job: dict) -> dict:
     print(f"[lava] pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
     image = np.load(job["image"])
     g = load_artifact(job["artifact"])
-    g = g.with_nodes(g.nodes, input_shape=(1, image.shape[0], image.shape[1], image.shape[2]))
+    g = g.with_nodes(g.nodes, input_shape=(1, *image.shape[-3:]))
+    if image.ndim == 4:  # a time-varying input: the graph runs one step per frame
+        from spikerain.hardware.sequence import with_steps
+
+        g = with_steps(g, image.shape[0])
     ir.infer_shapes(g)
     schedule = build_schedule(g)
     print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
     from spikerain.counting.plan import EnergyPlan
 
     net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
-                        fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g))
+                        fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g),
+                        record=bool(job.get("record", False)))
     res = run_network(net, hardware=bool(job.get("hardware", False)),
                       progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr, flush=True))
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
@@ -43,7 +49,8 @@ def run_job(job: dict) -> dict:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), suffix=".npz")
     os.close(fd)
     try:
-        np.savez(tmp, output=res.output, meta=np.array(json.dumps(meta)))
+        recorded = {f"record/{name}/{k}": a for name, arrays in res.record.items() for k, a in arrays.items()}
+        np.savez(tmp, output=res.output, meta=np.array(json.dumps(meta)), **recorded)
         os.replace(tmp, out)
     except BaseException:
         os.unlink(tmp)

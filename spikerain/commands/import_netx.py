@@ -17,6 +17,10 @@ def add_arguments(p) -> None:
     p.add_argument("--reset-interval", type=int, default=0, help="zero LIF states every N steps (0 = never)")
     p.add_argument("--reset-offset", type=int, default=0, help="phase of the first layer's reset")
     p.add_argument("--spike-exp", type=int, default=6, help="SDNN spike exponent (netx default 6)")
+    p.add_argument("--num-layers", type=int, help="read only the first N layer entries (netx's num_layers)")
+    p.add_argument("--input-message-bits", type=int, default=0,
+                   help="without an input neuron: 0 feeds unary spikes into the first synapse (netx default), "
+                        "more feeds graded integers")
 
 
 def _check(args) -> None:
@@ -39,7 +43,8 @@ def run(args) -> int:
 
     _check(args)
     g = import_netx(args.netx, steps=args.steps, input_frac=args.input_frac, reset_interval=args.reset_interval,
-                    reset_offset=args.reset_offset, spike_exp=args.spike_exp)
+                    reset_offset=args.reset_offset, spike_exp=args.spike_exp, num_layers=args.num_layers,
+                    input_message_bits=args.input_message_bits)
     digest = save_artifact(args.output, g)
     ops = dict(g.ops())
     if args.json:

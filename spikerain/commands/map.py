@@ -24,10 +24,14 @@ def run(args) -> int:
     from spikerain.converter.ir import size_multiple
     from spikerain.hardware.constraints import load_constraints
     from spikerain.hardware.mapping import map_to_cores
+    from spikerain.hardware.sequence import fixed_input
 
     g = load_artifact(args.artifact)
-    # the smallest image the graph maps: every side at least its size multiple (the deepest level is one pixel)
-    checks.size_pair(args.size, "--size", minimum=size_multiple(g))
+    if fixed_input(g):  # a dense synapse fixes the input size: --size does not apply
+        checks.size_pair(args.size, "--size")
+    else:
+        # the smallest image the graph maps: every side at least its size multiple (the deepest level is one pixel)
+        checks.size_pair(args.size, "--size", minimum=size_multiple(g))
     m = map_to_cores(g, load_constraints(args.target), tuple(args.size))
     sched = _schedule(g, m.padded_size) if args.schedule else None
     if args.json:

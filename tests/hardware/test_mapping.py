@@ -67,3 +67,39 @@ def test_sizes_are_padded_to_the_network_multiple():
     g = ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8)))
     m = map_to_cores(g, load_constraints("loihi2"), (321, 481))
     assert m.size == (321, 481) and m.padded_size == (322, 482)  # patch-to-time needs even sides
+
+
+def test_dense_synapse_costs_its_real_fan_in_and_weight_bits(tmp_path):
+    """A netx dense layer: every output sees every input, each synapse stored with the layer's weight bits (and
+    6 delay bits with delays); a dense chain maps at its own input size (it used to be refused by the size search,
+    and a dense synapse was costed as fan-in 1 with no synapse memory)."""
+    from tests.converter.test_netx import delayed_net
+
+    g = delayed_net(tmp_path / "d.net")  # 18 -> 6 (delays) -> 3
+    for target in ("loihi1", "loihi2"):
+        c = load_constraints(target)
+        m = map_to_cores(g, c, (256, 256))
+        assert m.padded_size == (3, 3)  # its input shape, whatever was asked
+        by = {lay.name: lay for lay in m.layers}
+        d1, d2 = by["layer2.synapse"], by["layer3.synapse"]
+        n1, n2 = g.node("layer2.synapse"), g.node("layer3.synapse")
+        assert (d1.neurons, d1.fan_in, d1.ops_per_step) == (6, 18, 6 * 18)
+        assert d1.synapse_bits == 6 * 18 * (n1.num_weight_bits + 6) and n1.num_weight_bits > 0
+        assert (d2.fan_in, d2.synapse_bits) == (6, 3 * 6 * n2.num_weight_bits)
+        assert d1.cores == d2.cores == 1
+
+
+def test_mnist_dense_chain_maps_and_a_too_wide_dense_layer_is_named():
+    from spikerain.converter.interchange.netx_io import import_netx
+    from tests.converter.test_netx_lava_dl import lava_dl_netx
+
+    g = import_netx(lava_dl_netx() / "mnist.net")
+    m = map_to_cores(g, load_constraints("loihi2"), (28, 28))
+    first = next(lay for lay in m.layers if lay.name == "layer1.synapse")
+    assert first.fan_in == 784 and first.synapse_bits == 512 * 784 * g.node("layer1.synapse").num_weight_bits
+    assert first.cores == math.ceil(first.synapse_bits / load_constraints("loihi2").synapse_memory_bits_per_core)
+    wide = g.with_nodes([n.replace(weight_mant=np.ones((512, 5000), np.int64)) if n.name == "layer1.synapse"
+                         else n for n in g.nodes], input_shape=(1, 5000, 1, 1))
+    with pytest.raises(MappingError) as e:
+        map_to_cores(wide, load_constraints("loihi2"), (1, 1))
+    assert e.value.layer == "layer1.synapse" and e.value.needed == 5000
