@@ -22,7 +22,7 @@ $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,scaleout]'
 	touch $@
 
 # The deployment environment: lava-nc, numpy<2, h5py, and spikerain without its (torch) dependencies.
