@@ -21,8 +21,11 @@ What the commands rely on (docs/scale-out.md):
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -110,34 +113,77 @@ def engine(args) -> Iterator[Engine | None]:
         raise EnvironmentMissingError("--workers/--cluster need Ray, which is not installed", fix=FIX_RAY) from e
     if ray.is_initialized():
         log.info("using the Ray session already running in this process")
-        yield Engine(ray, started=False)
+        with _ray_messages_to_log():
+            yield Engine(ray, started=False)
         return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
     temp_dir = None
-    quiet = {"log_to_driver": False, "configure_logging": True, "logging_level": logging.ERROR}
     try:
         if cluster:
             log.info("joining the Ray cluster at %s", cluster)
-            ray.init(address=cluster, **quiet)
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            ray.init(address=cluster, **_QUIET)
         else:
-            # a short path: Ray's unix sockets live under it (107 characters at most)
-            temp_dir = tempfile.mkdtemp(prefix="spikerain-ray-")
-            log.info("starting a local Ray instance with %d workers (logs in %s)", workers, temp_dir)
-            ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=temp_dir, **quiet)
+            temp_dir = start_local(workers)
     except (ConnectionError, RuntimeError, ValueError) as e:
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
         where = f"the Ray cluster at {cluster}" if cluster else "a local Ray instance"
         raise EnvironmentMissingError(f"cannot start or reach {where}: {one_line(e)}",
                                       fix="start the cluster with `ray start --head` and pass its address, "
                                           "or use --workers N" if cluster else "check `ray` in .venv") from e
     eng = Engine(ray, started=True, temp_dir=temp_dir)
     try:
-        yield eng
+        with _ray_messages_to_log():
+            yield eng
     finally:
         ray.shutdown()
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+class _LogStream(io.TextIOBase):
+    """A stdout stand-in that turns Ray's messages into log lines: the driver's error listener prints raylet
+    messages (e.g. "A worker died ...", before Ray retries the task) to ``sys.stdout``, where they would corrupt
+    ``--json`` output. The first line of each message is a warning, the rest debug detail."""
+
+    def __init__(self):
+        self._buf = ""
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            line = re.sub(r"\x1b\[[0-9;]*m", "", line).rstrip()
+            if line.startswith("(raylet)"):
+                log.warning("ray: %s", line)
+            elif line:
+                log.debug("ray: %s", line)
+        return len(text)
+
+
+@contextmanager
+def _ray_messages_to_log():
+    """While Ray runs, ``sys.stdout`` is a :class:`_LogStream` (the commands print their results afterwards)."""
+    with contextlib.redirect_stdout(_LogStream()):
+        yield
+
+
+# Ray's own messages stay out of the command's output: workers' logs go to files, only errors reach stderr.
+_QUIET = {"log_to_driver": False, "configure_logging": True, "logging_level": logging.ERROR}
+
+
+def start_local(workers: int) -> str:
+    """Start a private local Ray instance with ``workers`` CPUs; returns its temporary folder (logs, sockets),
+    which the caller removes after ``ray.shutdown()``."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never phone home
+    temp_dir = tempfile.mkdtemp(prefix="spikerain-ray-")  # short: Ray's unix sockets live under it (<= 107 chars)
+    log.info("starting a local Ray instance with %d workers (logs in %s)", workers, temp_dir)
+    try:
+        ray.init(num_cpus=workers, include_dashboard=False, _temp_dir=temp_dir, **_QUIET)
+    except BaseException:
+        shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return temp_dir
 
 
 # Per worker process: the shared input, deserialised once per object (keyed by its ObjectRef id).
