@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ log = logging.getLogger("spikerain")
 MAX_RETRIES = 3
 #: seconds that cancelled tasks get to clean up (end Lava children) before Ray is shut down
 CANCEL_GRACE_S = 15.0
-FIX_RAY = "install Ray with `make .venv` or `pip install 'spikerain[scaleout]'` (ray==2.60.0)"
+FIX_RAY = "install Ray with `make .venv` or `pip install 'spikerain[scaleout]'` (ray[client]==2.60.0)"
 
 
 def add_arguments(p) -> None:
@@ -121,7 +122,9 @@ def engine(args) -> Iterator[Engine | None]:
         if cluster:
             log.info("joining the Ray cluster at %s", cluster)
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(address=cluster, **_QUIET)
+            with warnings.catch_warnings():  # Ray Client warns before it raises; the error says it all
+                warnings.simplefilter("ignore", UserWarning)
+                ray.init(address=cluster, **_QUIET)
         else:
             temp_dir = start_local(workers)
     except (ConnectionError, RuntimeError, ValueError) as e:
