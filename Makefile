@@ -22,7 +22,7 @@ $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,scaleout]'
 	$(PY) -m pip install -q --no-deps thop==0.1.1.post2209072238 neurobench==2.3.0 snntorch==1.0.0 tqdm
 	touch $@
 

@@ -140,8 +140,11 @@ def shares(counts: dict) -> dict[str, float]:
 
 
 def estimate(images: list[tuple[str, np.ndarray, np.ndarray | None]], nets: list[Network], tables: EnergyTables,
-             *, source: str = "fast", tile: int = 256, progress=None) -> dict:
-    """The full report dict (see docs/energy.md); ``nets[0]`` is the network, ``nets[1]`` the baseline."""
+             *, source: str = "fast", tile: int = 256, progress=None, rows_only: bool = False) -> dict | list[dict]:
+    """The full report dict (see docs/energy.md); ``nets[0]`` is the network, ``nets[1]`` the baseline.
+
+    ``rows_only``: the per-image rows instead, which :func:`summarise` turns into the report (images are
+    independent, so :mod:`spikerain.scaleout` runs them as tasks and summarises in image order)."""
     from spikerain.hardware.constraints import load_constraints
     from spikerain.hardware.mapping import MappingError, map_to_cores
     from spikerain.models.metrics import psnr_y
@@ -186,7 +189,7 @@ def estimate(images: list[tuple[str, np.ndarray, np.ndarray | None]], nets: list
         a, b = nets[0].name, nets[1].name
         row["ratio"] = {m: _ratio(row["energy_pj"][a][m], row["energy_pj"][b][m]) for m in models}
         per_image.append(row)
-    return _summarise(per_image, nets, tables, source, tile)
+    return per_image if rows_only else _summarise(per_image, nets, tables, source, tile)
 
 
 def _ratio(x, y):
@@ -230,6 +233,9 @@ def _summarise(rows: list[dict], nets: list[Network], tables: EnergyTables, sour
         "firing_rates": firing, "shares": share, "layers": layer_means,
         "images": [{k: v for k, v in r.items() if k != "layers"} for r in rows],
     }
+
+
+summarise = _summarise
 
 
 def _mean_layers(dicts: list[dict]) -> dict:

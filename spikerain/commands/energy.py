@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from spikerain import scaleout
 from spikerain.console import print_json
 from spikerain.models.registry import model_names
 
@@ -37,6 +38,15 @@ def add_arguments(p) -> None:
                         "(authors-thop), one factor at a time (runs VLIF-Net dim 24 and ESDNet dim 48, float)")
     p.add_argument("-o", "--output", "--out", dest="out", metavar="DIR",
                    help="write energy.json, energy.md and the plots (PNG) into this folder")
+    scaleout.add_arguments(p)
+
+
+def energy_unit(shared: dict, image) -> dict:
+    """One image's report row (a work unit of :mod:`spikerain.scaleout`)."""
+    from spikerain.pipeline.estimate import estimate
+
+    return estimate([image], shared["nets"], shared["tables"], source=shared["source"], tile=shared["tile"],
+                    rows_only=True)[0]
 
 
 def load_images(arg: str | None, size, limit: int) -> list:
@@ -131,12 +141,22 @@ def run(args) -> int:
                 prepare(args.baseline, args.baseline_checkpoint, wd, args.dim)]
         done = [0]
 
-        with progress("energy", total=len(images) * 2, enabled=progress_enabled(args.quiet > 0)) as advance:
-            def step(i, name):
-                done[0] += 1
-                advance(done[0], info=f"{name} on image {i + 1}")
+        if args.workers is not None or args.cluster:  # images as Ray tasks, summarised in image order
+            from spikerain.pipeline.estimate import summarise
 
-            report = estimate(images, nets, tables, source=args.source, tile=args.tile, progress=step)
+            shared = {"nets": nets, "tables": tables, "source": args.source, "tile": args.tile}
+            with scaleout.engine(args) as eng, \
+                    progress("energy", len(images), enabled=progress_enabled(args.quiet > 0)) as advance:
+                rows = scaleout.run_units(eng, energy_unit, shared, [scaleout.Unit(im[0], im) for im in images],
+                                          progress=lambda d, t, name: advance(d, t, name))
+            report = summarise(rows, nets, tables, args.source, args.tile)
+        else:
+            with progress("energy", total=len(images) * 2, enabled=progress_enabled(args.quiet > 0)) as advance:
+                def step(i, name):
+                    done[0] += 1
+                    advance(done[0], info=f"{name} on image {i + 1}")
+
+                report = estimate(images, nets, tables, source=args.source, tile=args.tile, progress=step)
     if args.explain:
         from spikerain.pipeline.explain import explain
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spikerain import scaleout
 from spikerain.console import print_json, progress, progress_enabled
 from spikerain.models.registry import model_names
 
@@ -19,14 +20,22 @@ def add_arguments(p) -> None:
     p.add_argument("--side-by-side", choices=["rainy-left", "rainy-right"], help="Rain1200-style pairs")
     p.add_argument("--no-tile", action="store_true")
     p.add_argument("--limit", type=int, default=0, help="score only the first N pairs")
+    scaleout.add_arguments(p)
+
+
+def eval_unit(shared: dict, pair) -> dict:
+    """One pair (a work unit of :mod:`spikerain.scaleout`): load it, restore, score."""
+    from spikerain.models.evaluate import score
+
+    return score(shared["model"], pair.name, *pair.load(), tiled=shared["tiled"])
 
 
 def run(args) -> int:
     from spikerain import checks
     from spikerain.errors import UsageError
     from spikerain.models.checkpoint import load_default_or
-    from spikerain.models.data import discover, load_pairs, pair_folders
-    from spikerain.models.evaluate import evaluate
+    from spikerain.models.data import discover, pair_folders
+    from spikerain.models.evaluate import summarise
 
     checks.positive(args.limit, "--limit", minimum=0)
     if args.checkpoint:
@@ -45,8 +54,12 @@ def run(args) -> int:
     if args.limit:
         pairs = pairs[: args.limit]
     model = load_default_or(args.checkpoint, args.model, args.dim)
-    with progress("eval", len(pairs), enabled=progress_enabled(args.quiet > 0 or args.json)) as advance:
-        result = evaluate(model, load_pairs(pairs), tiled=not args.no_tile, progress=advance)
+    units = [scaleout.Unit(p.name, p) for p in pairs]
+    with scaleout.engine(args) as eng, \
+            progress("eval", len(pairs), enabled=progress_enabled(args.quiet > 0 or args.json)) as advance:
+        rows = scaleout.run_units(eng, eval_unit, {"model": model, "tiled": not args.no_tile}, units,
+                                  progress=lambda done, total, name: advance(done, total, name))
+    result = summarise(rows)
     result["model"] = model.config.to_dict()
     if args.json:
         print_json(result)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
+from spikerain import scaleout
 from spikerain.console import print_json
 
 HELP = "run a quantized artifact on an image and write the restored image (backend: auto, fast, lava, loihi2)"
@@ -15,33 +17,105 @@ log = logging.getLogger("spikerain")
 
 def add_arguments(p) -> None:
     p.add_argument("artifact")
-    p.add_argument("--input", help="rainy image (default: the shipped sample), or a .npy raster [T, C, H, W] (or "
-                                   "[T, N]) fed one frame per step (integers: the input's q values; output .npy)")
-    p.add_argument("-o", "--output", default="simulated.png")
+    p.add_argument("--input", help="rainy image, a folder of them (default: the shipped sample), or a .npy raster "
+                                   "[T, C, H, W] (or [T, N]) fed one frame per step (integers: the input's q values; "
+                                   "output .npy)")
+    p.add_argument("-o", "--output", help="restored image (default simulated.png; .npy: the output integers); for a "
+                                          "folder input, the folder that gets one PNG per image (default simulated/)")
     p.add_argument("--backend", default="auto", choices=["auto", "fast", "lava", "loihi2"],
                    help="auto: Loihi 2 if present, else Lava's CPU simulator for small images, else fast")
     p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
                    help="run only a centred H x W crop of the input (Lava's CPU simulator needs small ones)")
+    p.add_argument("--tile", type=int, metavar="S",
+                   help="run S x S tiles of the (padded) image independently and put them side by side; a Lava run "
+                        "of an image larger than Lava's pixel limit is tiled this way automatically")
     p.add_argument("--record", help="write per-layer, per-timestep activity to this HDF5 file, with every neuron "
-                                    "layer's spikes, u and v after each step (docs/lava.md)")
+                                    "layer's spikes, u and v after each step (one untiled image; docs/lava.md)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for a Lava run")
+    scaleout.add_arguments(p)
+
+
+# Set in the driver for an in-process Lava run, so that its steps show on the progress bar.
+_lava_steps = None
+
+
+def _image_size(path: Path, crop) -> tuple[int, int] | None:
+    """(H, W) of the image that will run, from the file's header; None when it cannot be read (the task that
+    reads it reports why)."""
+    if crop:
+        return int(crop[0]), int(crop[1])
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except Exception:  # noqa: BLE001 (read_image gives the proper error in the task)
+        return None
+
+
+def lava_tile(m: int) -> int:
+    """The largest tile side that is a multiple of ``m`` and within Lava's pixel limit."""
+    from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS
+
+    side = int(LAVA_AUTO_MAX_PIXELS ** 0.5)
+    return max(m, side // m * m)
+
+
+def tiles(H: int, W: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Non-overlapping ``(y, x, h, w)`` boxes covering ``H x W`` row by row (the last ones smaller)."""
+    return [(y, x, min(tile, H - y), min(tile, W - x)) for y in range(0, H, tile) for x in range(0, W, tile)]
+
+
+def simulate_unit(shared: dict, payload: dict) -> dict:
+    """One image or tile: read, crop, pad, cut the box, run the backend; the float output ``[C, h, w]``."""
+    import numpy as np
+
+    from spikerain.converter.ir import size_multiple
+    from spikerain.hardware.fastsim.simulate import dequantized_output, simulate
+    from spikerain.imageio import read_image
+    from spikerain.models.tiling import pad_to_multiple
+
+    g = shared["graph"]
+    img = read_image(payload["path"])
+    if payload["crop"]:
+        from spikerain.pipeline.verify import center_crop
+
+        img = center_crop(img, tuple(payload["crop"])).transpose(1, 2, 0).astype(np.float32)
+    work = pad_to_multiple(img, size_multiple(g))
+    y, x, h, w = payload["box"] or (0, 0, *work.shape[:2])
+    chw = work[y:y + h, x:x + w].transpose(2, 0, 1)
+    stats: dict = {}
+    if payload["backend"] == "fast":
+        out = simulate(g, chw[None].astype(np.float32), stats=stats)
+        restored = dequantized_output(g, out)[0]
+    else:
+        from spikerain.hardware.backend import run_lava, step_reporter
+
+        steps = _lava_steps or (lambda done, total: None)
+        lava = run_lava(shared["artifact"], chw, hardware=payload["backend"] == "loihi2",
+                        timeout=payload["timeout"], progress=step_reporter(steps, log.debug))
+        restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
+    events = {k: sum(s.get(k, 0) for s in stats.values()) for k in ("clipped", "wrapped", "saturated")}
+    return {"box": (y, x, h, w), "size": img.shape[:2], "padded": work.shape[:2], "out": restored,
+            "events": events}
 
 
 def run(args) -> int:
     import numpy as np
 
     from spikerain import checks
+    from spikerain.console import progress, progress_enabled
     from spikerain.converter.artifact import load_artifact
-    from spikerain.converter.ir import infer_shapes, size_multiple
-    from spikerain.errors import UsageError
-    from spikerain.hardware.backend import run_lava, select_backend
-    from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
-    from spikerain.imageio import read_image, write_image
+    from spikerain.converter.ir import size_multiple
+    from spikerain.errors import DatasetError, UsageError
+    from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS, select_backend
+    from spikerain.imageio import IMAGE_SUFFIXES, write_image
     from spikerain.models.samples import sample_pair
-    from spikerain.models.tiling import pad_to_multiple
 
+    folder = args.input is not None and Path(args.input).is_dir()
     # every path and number first: a bad --record must not cost a run, nor leave the image behind
-    checks.output_file(args.output, "-o", (*checks.IMAGE_SUFFIXES, ".npy"))
+    if not folder:
+        checks.output_file(args.output or "simulated.png", "-o", (*checks.IMAGE_SUFFIXES, ".npy"))
     if args.record:
         checks.output_file(args.record, "--record", checks.HDF5_SUFFIXES)
     checks.distinct_outputs(("-o", args.output), ("--record", args.record), ("artifact", args.artifact))
@@ -51,6 +125,132 @@ def run(args) -> int:
     g = load_artifact(args.artifact)
     if args.input and str(args.input).endswith(".npy"):
         return run_sequence(args, g)
+    from spikerain.hardware.sequence import fixed_input
+
+    if not folder and (fixed_input(g) or args.record or str(args.output or "").endswith(".npy")):
+        # one image through one backend, keeping what a record or the output integers need
+        if args.tile is not None:
+            raise UsageError("--tile runs deraining images in pieces; this run keeps one whole image (--record, a "
+                             ".npy output or a fixed-input network)", fix="leave out --tile, or use --crop")
+        return run_image(args, g)
+    m = size_multiple(g)
+    if args.tile is not None and (args.tile < m or args.tile % m):
+        raise UsageError(f"--tile {args.tile} is not a positive multiple of {m}, which this network needs",
+                         fix=f"use a multiple of {m}")
+    if folder:
+        paths = sorted(p for p in Path(args.input).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not paths:
+            raise DatasetError(f"{args.input} holds no images", fix=f"put {'/'.join(IMAGE_SUFFIXES)} files there")
+        out_dir = Path(args.output or "simulated")
+        outputs = [out_dir / f"{p.stem}.png" for p in paths]
+        twins = sorted({o.name for o in outputs if outputs.count(o) > 1})
+        if twins:
+            raise UsageError(f"{args.input} holds images with the same name stem: {', '.join(twins)}",
+                             fix="rename them; each becomes NAME.png in the output folder")
+    else:
+        paths = [Path(args.input) if args.input else Path(sample_pair()[0])]
+        outputs = [Path(args.output or "simulated.png")]
+
+    lava_info = None
+    if args.backend != "fast":
+        from spikerain.lava_env import describe_lava
+
+        lava_info = describe_lava()
+    units: list[scaleout.Unit] = []
+    plan = []  # per image: (backend choice, number of tiles)
+    for path in paths:
+        size = _image_size(path, args.crop)
+        padded = (-(-size[0] // m) * m, -(-size[1] // m) * m) if size else None
+        choice = select_backend(args.backend, pixels=padded[0] * padded[1] if padded else 0, lava_info=lava_info)
+        tile = args.tile
+        if padded and tile is None and choice.name != "fast" and padded[0] * padded[1] > LAVA_AUTO_MAX_PIXELS:
+            tile = lava_tile(m)
+            log.info("%s: %dx%d is more than Lava's %d pixels: %dx%d tiles", path.name, padded[1], padded[0],
+                     LAVA_AUTO_MAX_PIXELS, tile, tile)
+        boxes = tiles(*padded, tile) if padded and tile else [None]
+        if choice not in [c for c, _ in plan]:  # once per distinct choice, not once per image
+            log.info("%sbackend %s: %s", "" if len(paths) == 1 else f"{path.name} and others like it: ", choice.name,
+                     choice.reason)
+        plan.append((choice, len(boxes)))
+        for k, box in enumerate(boxes):
+            name = path.name if len(boxes) == 1 else f"{path.name} tile {k + 1}/{len(boxes)}"
+            units.append(scaleout.Unit(name, {"path": str(path), "crop": args.crop, "box": box,
+                                              "backend": choice.name, "timeout": args.timeout,
+                                              "image": len(plan) - 1}))
+
+    pieces: dict[int, list] = {}
+    rows: list[dict | None] = [None] * len(paths)
+
+    def on_result(i: int, r: dict) -> None:
+        """Place a tile; when an image is complete, write it (atomically) and forget its pieces."""
+        img = units[i].payload["image"]
+        pieces.setdefault(img, []).append(r)
+        choice, n = plan[img]
+        if len(pieces[img]) < n:
+            return
+        parts = pieces.pop(img)
+        H, W = parts[0]["size"]
+        out = np.zeros((parts[0]["out"].shape[0], *parts[0]["padded"]), np.float64)
+        for p in parts:
+            y, x, h, w = p["box"]
+            out[:, y:y + h, x:x + w] = p["out"]
+        write_image(outputs[img], out.transpose(1, 2, 0)[:H, :W])
+        events = {k: sum(p["events"][k] for p in parts) for k in parts[0]["events"]}
+        rows[img] = {"name": paths[img].name, "input": str(paths[img]), "output": str(outputs[img]),
+                     "size": [H, W], "backend": choice.name, "backend_reason": choice.reason, "tiles": n,
+                     "events": events}
+        r["out"] = None  # the bytes are on disk; keep only the small summary
+
+    global _lava_steps
+    t0 = time.perf_counter()
+    what = "images" if folder else ("tiles" if len(units) > 1 else plan[0][0].name)
+    with scaleout.engine(args) as eng, \
+            progress(what, len(units), enabled=progress_enabled(args.quiet > 0)) as advance:
+        if eng is None and len(units) == 1:
+            _lava_steps = lambda done, total: advance(done, total, "steps")  # noqa: E731
+        try:
+            scaleout.run_units(eng, simulate_unit, {"graph": g, "artifact": str(Path(args.artifact).resolve())},
+                               units, on_result=on_result,
+                               progress=None if _lava_steps else lambda d, t, name: advance(d, t, name))
+        finally:
+            _lava_steps = None
+    seconds = time.perf_counter() - t0
+    events = {k: sum(r["events"][k] for r in rows) for k in ("clipped", "wrapped", "saturated")}
+    if folder:
+        result = {"artifact": args.artifact, "input": str(args.input), "output": str(out_dir),
+                  "backend": args.backend, "seconds": round(seconds, 3), "events": events, "images": rows}
+        if args.json:
+            print_json(result)
+        else:
+            print(f"wrote {len(rows)} images to {out_dir} in {seconds:.1f} s")
+        return 0
+    row = rows[0]
+    H, W = row["size"]
+    result = {"artifact": args.artifact, "input": str(paths[0]), "output": str(outputs[0]), "backend": row["backend"],
+              "backend_reason": row["backend_reason"], "seconds": round(seconds, 3), "events": events,
+              "record": None, "tiles": row["tiles"]}
+    if args.json:
+        print_json(result)
+    else:
+        print(f"wrote {outputs[0]} ({W}x{H}) with backend {row['backend']} ({row['backend_reason']}) in "
+              f"{seconds:.1f} s")
+    return 0
+
+
+def run_image(args, g) -> int:
+    """One image, whole, through one backend: what --record (every neuron's s, u, v), a .npy output (the
+    integers) and fixed-input networks (netx, dense chains) need."""
+    import numpy as np
+
+    from spikerain.converter.ir import infer_shapes, size_multiple
+    from spikerain.errors import UsageError
+    from spikerain.hardware.backend import run_lava, select_backend
+    from spikerain.hardware.fastsim.simulate import Activity, dequantized_output, simulate
+    from spikerain.imageio import read_image, write_image
+    from spikerain.models.samples import sample_pair
+    from spikerain.models.tiling import pad_to_multiple
+
+    output = args.output or "simulated.png"
     path = args.input or sample_pair()[0]
     img = read_image(path)
     if args.crop:
@@ -105,10 +305,10 @@ def run(args) -> int:
         act = Activity(nonzero=lava.counts,
                        per_step={k: int(np.prod(gs.shapes[k][1:])) for k in lava.counts if k in gs.shapes})
     seconds = time.perf_counter() - t0
-    if str(args.output).endswith(".npy"):  # the output integers [T, C, H, W] (netx networks' spikes)
+    if output.endswith(".npy"):  # the output integers [T, C, H, W] (netx networks' spikes)
         from spikerain.atomic import atomic_path
 
-        with atomic_path(args.output) as tmp:
+        with atomic_path(output) as tmp:
             np.save(tmp, np.asarray(integers, np.int64)[..., :H, :W])
     elif restored.shape[0] not in (1, 3):
         from spikerain.errors import UsageError
@@ -116,7 +316,7 @@ def run(args) -> int:
         raise UsageError(f"the output has {restored.shape[0]} channels, not an image",
                          fix="write its integers to a .npy file: -o out.npy")
     else:
-        write_image(args.output, restored.transpose(1, 2, 0)[:H, :W])
+        write_image(output, restored.transpose(1, 2, 0)[:H, :W])
     if args.record:
         # every neuron layer's spikes, u and v after each step, with the activity counts in the same file
         from spikerain.hardware.sequence import record_neurons, write_record
@@ -134,13 +334,13 @@ def run(args) -> int:
             record = lava.meta.get("record", {})
         write_record(args.record, gs, record, act, stats)
     events = {k: sum(s.get(k, 0) for s in stats.values()) for k in ("clipped", "wrapped", "saturated")}
-    result = {"artifact": args.artifact, "input": str(path), "output": args.output, "backend": choice.name,
+    result = {"artifact": args.artifact, "input": str(path), "output": output, "backend": choice.name,
               "backend_reason": choice.reason, "seconds": round(seconds, 3), "events": events,
               "record": args.record}
     if args.json:
         print_json(result)
     else:
-        print(f"wrote {args.output} ({W}x{H}) with backend {choice.name} ({choice.reason}) in {seconds:.1f} s")
+        print(f"wrote {output} ({W}x{H}) with backend {choice.name} ({choice.reason}) in {seconds:.1f} s")
     return 0
 
 
@@ -153,7 +353,7 @@ def run_sequence(args, g) -> int:
     from spikerain.hardware.backend import run_lava, select_backend
     from spikerain.hardware.sequence import record_neurons, sequence_frames, with_steps, write_record
 
-    out_path = args.output if args.output != "simulated.png" else "simulated.npy"
+    out_path = args.output or "simulated.npy"
     if not str(out_path).endswith(".npy"):
         raise UsageError(f"a raster input gives integer frames, which {out_path} cannot hold",
                          fix="write them to a .npy file: -o out.npy")
