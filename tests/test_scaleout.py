@@ -37,8 +37,8 @@ def ray_session():
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory):
     from spikerain.converter.artifact import save_artifact
-    from spikerain.pipeline.convert import convert_model, default_calibration_images
     from spikerain.models.checkpoint import load_default_or
+    from spikerain.pipeline.convert import convert_model, default_calibration_images
 
     _, q, _ = convert_model(load_default_or(None, "vlifnet"), calib_images=default_calibration_images(16, 2),
                             report_images=1)
