@@ -5,6 +5,7 @@ Needs torch (frontend, calibration); the graph it returns and the artifact it fe
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -13,24 +14,36 @@ from spikerain.converter.quantize import QuantConfig, quantize
 from spikerain.errors import QuantizationError
 
 CALIB_SEED = 11
-CALIB_COUNT = 8
+#: the shipped calibration set: (crop side, count) per size, so that scales see the statistics of small crops,
+#: of the authors' 80x80 inference tiles and of larger views
+CALIB_SIZES = ((48, 4), (64, 4), (80, 4), (96, 2))
+CALIB_COUNT = sum(c for _, c in CALIB_SIZES)
 CALIB_SIZE = 64
 
 
-def default_calibration_images(size: int = CALIB_SIZE, count: int = CALIB_COUNT) -> list[np.ndarray]:
-    """The shipped calibration set: the sample image's centre crop plus seeded synthetic rainy crops of the
-    training photos (light and heavy alternating), generated offline and deterministically."""
+def default_calibration_images(size: int | None = None, count: int | None = None) -> list[np.ndarray]:
+    return [img.copy() for img in _calibration_set(size, count)]
+
+
+@functools.lru_cache(maxsize=4)
+def _calibration_set(size: int | None, count: int | None) -> tuple[np.ndarray, ...]:
+    """The shipped calibration set, generated offline and deterministically: the sample image's centre crop plus
+    seeded rainy crops of the training photos drawn by the whole renderer mix (``models/renderers.py``), at the
+    sizes of ``CALIB_SIZES``. ``size`` (and ``count``) ask for one size only, as ``--calib-size`` does."""
     from spikerain.imageio import read_image
     from spikerain.models.rain import SynthSpec, synth_pairs
     from spikerain.models.samples import sample_pair
 
+    sizes = CALIB_SIZES if size is None else ((size, count or CALIB_COUNT),)
+    first = sizes[0][0]
     sample = read_image(sample_pair()[0])
     H, W = sample.shape[:2]
-    y, x = (H - size) // 2, (W - size) // 2
-    images = [sample[y:y + size, x:x + size]]
-    spec = SynthSpec(preset="mixed", size=size, seed=CALIB_SEED)
-    images += [r for _, r, _ in synth_pairs("train", count - 1, spec)]
-    return images
+    y, x = (H - first) // 2, (W - first) // 2
+    images = [sample[y:y + first, x:x + first]]
+    for i, (side, n) in enumerate(sizes):
+        spec = SynthSpec(preset="varied", size=side, seed=CALIB_SEED + i)
+        images += [r for _, r, _ in synth_pairs("train", n - (1 if i == 0 else 0), spec)]
+    return tuple(images)
 
 
 def load_calibration_dir(folder, size: int = CALIB_SIZE, limit: int = 16) -> list[np.ndarray]:
@@ -63,11 +76,12 @@ def load_calibration_dir(folder, size: int = CALIB_SIZE, limit: int = 16) -> lis
 
 
 def convert_model(model, *, calib_images: list[np.ndarray] | None = None, cfg: QuantConfig | None = None,
-                  strict: bool = False, report_images: int = 2, calib_source: str = "shipped") -> tuple:
+                  strict: bool = False, report_images: int = 2, calib_source: str = "shipped",
+                  range_rule: str = "spread") -> tuple:
     """Returns (float graph, quantized graph, report)."""
     from spikerain.converter.frontends.torch_frontend import from_torch
     from spikerain.converter.passes.pipeline import run_passes
-    from spikerain.hardware.fastsim.calibrate import calibration_maxima
+    from spikerain.hardware.fastsim.calibrate import calibration_ranges
     from spikerain.hardware.fastsim.compare import quantization_errors
 
     t0 = time.perf_counter()
@@ -75,7 +89,7 @@ def convert_model(model, *, calib_images: list[np.ndarray] | None = None, cfg: Q
     hw = images[0].shape[:2]
     trace: list = []
     fgraph = run_passes(from_torch(model.eval(), hw), trace=trace)
-    maxima = calibration_maxima(fgraph, images)
+    maxima = calibration_ranges(fgraph, images, range_rule)
     qgraph, report = quantize(fgraph, maxima, cfg)
     errors = quantization_errors(fgraph, qgraph, images[:report_images])
     for name, e in errors.items():
@@ -83,6 +97,7 @@ def convert_model(model, *, calib_images: list[np.ndarray] | None = None, cfg: Q
     bad = {k: v for k, v in errors.items() if v["clipped"] or v["wrapped"] or v["saturated"]}
     report["passes"] = trace
     report["calibration"] = {"source": calib_source, "images": len(images), "size": list(hw),
+                             "sizes": sorted({img.shape[0] for img in images}), "range_rule": range_rule,
                              "report_images": min(report_images, len(images))}
     report["summary"] = {
         "nodes": len(qgraph.nodes),

@@ -20,6 +20,11 @@ def add_arguments(p) -> None:
     p.add_argument("--calib", help="folder of calibration images (default: the shipped calibration set)")
     p.add_argument("--calib-size", type=int, default=64, help="calibration crop side (multiple of 8)")
     p.add_argument("--headroom", type=float, default=1.25, help="calibration maximum multiplier")
+    p.add_argument("--range-rule", choices=["spread", "max"], default="spread",
+                   help="per-layer range: 'spread' keeps headroom where maxima vary between images, 'max' the "
+                        "largest value seen")
+    p.add_argument("--eval", metavar="DIR", help="report the quantization loss per layer on centre crops of "
+                                                 "these images (your domain, not the calibration set)")
     p.add_argument("--payload-bits", type=int, default=16, help="graded-spike payload width")
     p.add_argument("--strict", action="store_true", help="fail if any layer clips, wraps or saturates")
     p.add_argument("--onnx", metavar="FILE", help="also export the float graph to ONNX (neurons as local functions)")
@@ -47,6 +52,8 @@ def run(args) -> int:
     if not 0 < args.headroom <= 64:
         raise UsageError(f"--headroom {args.headroom}: it must be in (0, 64]", fix="e.g. --headroom 1.25")
     checks.positive(args.payload_bits, "--payload-bits", minimum=2, maximum=24)
+    if args.eval:
+        checks.input_dir(args.eval, "--eval")
     model = load_default_or(args.checkpoint, args.model)
     if args.calib:
         images, source = load_calibration_dir(args.calib, args.calib_size), str(args.calib)
@@ -55,7 +62,13 @@ def run(args) -> int:
     cfg = QuantConfig(headroom=args.headroom, payload_bits=args.payload_bits)
     log.info("converting %s (%d calibration images, %s)", args.model, len(images), source)
     fgraph, qgraph, report = convert_model(model, calib_images=images, cfg=cfg, strict=args.strict,
-                                           calib_source=source)
+                                           calib_source=source, range_rule=args.range_rule)
+    evaluation = None
+    if args.eval:
+        from spikerain.converter.evaluate import EVAL_SIZE, eval_images, evaluate_quantization, format_evaluation
+        from spikerain.converter.ir import size_multiple
+
+        evaluation = evaluate_quantization(fgraph, qgraph, eval_images(args.eval, EVAL_SIZE, size_multiple(qgraph)))
     if args.onnx:
         from spikerain.converter.interchange.onnx_io import export_onnx
 
@@ -65,9 +78,12 @@ def run(args) -> int:
     s = report["summary"]
     if args.json:
         print_json({"output": args.output, "checksum": digest, "summary": s, "calibration": report["calibration"],
-                    "layers": report["layers"]})
+                    "layers": report["layers"],
+                    **({"evaluation": evaluation} if evaluation else {})})
     else:
         print(f"wrote {args.output}: {s['nodes']} nodes ({s['host_nodes']} on the host), output SQNR "
               f"{s['output_sqnr_db']:.1f} dB, clipped {s['clipped']}, wrapped {s['wrapped']}, "
               f"saturated {s['saturated']} ({s['seconds']:.1f} s)")
+        if evaluation:
+            print(format_evaluation(evaluation))
     return 0
