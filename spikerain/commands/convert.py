@@ -65,8 +65,8 @@ def run(args) -> int:
                                            calib_source=source, range_rule=args.range_rule)
     evaluation = None
     if args.eval:
-        from spikerain.converter.evaluate import EVAL_SIZE, eval_images, evaluate_quantization, format_evaluation
         from spikerain.converter.ir import size_multiple
+        from spikerain.pipeline.evaluate import EVAL_SIZE, eval_images, evaluate_quantization, format_evaluation
 
         evaluation = evaluate_quantization(fgraph, qgraph, eval_images(args.eval, EVAL_SIZE, size_multiple(qgraph)))
     if args.onnx:

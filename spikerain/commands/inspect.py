@@ -53,12 +53,12 @@ def _evaluate(g, args) -> int:
     """Float network (from the artifact's checkpoint) and artifact side by side on the user's images."""
     from pathlib import Path
 
-    from spikerain.converter.evaluate import EVAL_SIZE, eval_images, evaluate_quantization, format_evaluation
     from spikerain.converter.frontends.torch_frontend import from_torch
     from spikerain.converter.ir import size_multiple
     from spikerain.converter.passes.pipeline import run_passes
     from spikerain.errors import InputError
     from spikerain.models.checkpoint import load_default_or
+    from spikerain.pipeline.evaluate import EVAL_SIZE, eval_images, evaluate_quantization, format_evaluation
 
     config = g.meta.get("model")
     if not config:

@@ -78,4 +78,4 @@ def test_convert_and_inspect_report_the_loss_per_layer_on_a_users_folder(tmp_pat
     assert len(worst) == 10 and worst == sorted(worst, key=lambda w: w["local_sqnr_db"])
     assert main(["convert", "--checkpoint", str(ckpt), "-o", str(tmp_path / "x.h5"), "--eval",
                  str(tmp_path / "nope")]) == 3
-    assert "no such folder" in capsys.readouterr().err and not (tmp_path / "x.h5").exists()
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "x.h5").exists()
