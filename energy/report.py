@@ -123,6 +123,12 @@ def markdown(report: dict) -> str:
               "(`paper-45nm`, `rolls-77fJ`) follow the synaptic event counts; the Loihi event model adds neuron "
               "updates, spike routing over the core mapping, host operations and static power.", "",
               "Constants and sources: see `report.json` (`constants`) and docs/energy.md."]
+    real = {n: v.get("realisation") for n, v in report.get("networks", {}).items() if v.get("realisation")}
+    if real:
+        from spikerain.hardware.realisation import summary_line
+
+        lines += ["", "## What runs where (the Lava graph's classification; only on-chip nodes cost cores)", ""]
+        lines += [f"- {n}: {summary_line(c)}." for n, c in real.items()]
     if report.get("explain"):
         lines += ["", *explain_markdown(report["explain"], a, b)]
     return "\n".join(lines) + "\n"

@@ -82,6 +82,8 @@ class Mapping:
     timestep_latency_ns: float = 0.0
     steps_per_image: int = 0
     image_latency_us: float = 0.0
+    #: the Lava graph's stock / custom / host classification (hardware/realisation.py); only on-chip nodes cost cores
+    realisation: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         from dataclasses import asdict
@@ -121,7 +123,7 @@ def layer_cost(n: ir.Node, shape, c: CoreConstraints) -> LayerMapping | None:
     kind = COST.lookup(n)
     if kind == "routing":
         return None
-    if kind == "host":
+    if kind == "host" or n.placement == "host":  # cores only for what is on-chip
         return LayerMapping(n.name, n.op, "host", 0, 0, 0, 0, 0.0, neurons * steps * n.fan_in())
     synaptic = kind == "synapse"
     # weights are stored once per output channel (a dense synapse: its whole row per output neuron)
@@ -174,13 +176,16 @@ def map_to_cores(graph: ir.Graph, c: CoreConstraints, size: tuple[int, int]) -> 
         busiest_ns = max(busiest_ns, per_core_ns)
     layers = _place_and_route(g, layers, c)
     cores = sum(layer.cores for layer in layers)
+    from spikerain.hardware.realisation import classify
     from spikerain.hardware.schedule import build_schedule
 
-    steps = build_schedule(g).steps
+    sched = build_schedule(g)
+    steps = sched.steps
     step_ns = busiest_ns + lat["barrier_sync"]
     return Mapping(target=c.name, size=tuple(size), padded_size=padded, layers=layers, cores=cores,
                    chips=math.ceil(cores / c.cores_per_chip), host_op_share=host_ops / max(1, host_ops + chip_ops),
-                   timestep_latency_ns=step_ns, steps_per_image=steps, image_latency_us=steps * step_ns / 1000)
+                   timestep_latency_ns=step_ns, steps_per_image=steps, image_latency_us=steps * step_ns / 1000,
+                   realisation=classify(g, sched))
 
 
 MESH_COLUMNS = 16  # Loihi 2: 8 x 16 cores per chip; Loihi 1 is modelled on the same row length

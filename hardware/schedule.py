@@ -9,8 +9,10 @@ Units (one Lava process each):
 - ``dense``: stock ``Dense`` or ``DelayDense`` (netx dense layers).
 - ``neuron``: stock ``LIFReset`` (reset at the step its first frame arrives), ``Delta``, ``SigmaDelta`` or
   ``Sigma``.
-- ``segment``: a spikerain process computing a connected group of the remaining nodes (a conv's
-  requantization, NI-LIF, adds, upsampling, patch/time moves, and the ``host`` ops), grouped by placement.
+- ``segment``: a spikerain process computing a connected group of the remaining nodes of ONE placement: an
+  on-chip segment (``ChipSegment``: a conv's requantization, NI-LIF, adds, upsampling, patch/time moves) or a host
+  segment (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
+  (:mod:`spikerain.hardware.realisation` checks it).
 - ``probe``: one spikerain process counting the spikes of every LIF layer per timestep.
 - ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
 
@@ -176,34 +178,21 @@ def host_fed(g: ir.Graph) -> tuple[str, ...]:
     return (first.name,)
 
 
+#: the one segment of each placement: on-chip custom nodes and host nodes never share a process
+CHIP_SEGMENT, HOST_SEGMENT = "seg_chip", "seg_host"
+
+
 def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], set[str]]:
-    """Map every segment-computed node to its segment name; returns (node -> segment, split concats)."""
+    """Map every segment-computed node to its segment name; returns (node -> segment, split concats).
+
+    One segment per placement: every on-chip node that no stock process computes goes to the chip segment, every
+    host node to the host segment. Segments are zero-latency (they receive, compute and send in IR order within
+    a step), so grouping costs no steps, and fewer processes make every Lava step cheaper."""
     host = set(host_fed(g))
     stock_out = host | {n.name for n in g.nodes if n.op in NEURON_OPS or direct_synapse(n)}
     split = _splittable_concats(g, stock_out) if split_concats else set()
-    custom = [n for n in g.nodes if n.name not in stock_out and n.name not in split]
-    parent = {n.name: n.name for n in custom}
-
-    def find(a):
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
-
-    for n in custom:
-        if n.op == STOCK_CONV:
-            continue  # its input reaches it through the Conv process
-        for i in n.inputs:
-            if i in parent:
-                parent[find(i)] = find(n.name)
-    roots: dict[str, str] = {}
-    seg_of = {}
-    for n in custom:
-        r = find(n.name)
-        if r not in roots:
-            kind = "host" if n.placement == "host" else "core"
-            roots[r] = f"seg{len(roots):03d}_{kind}"
-        seg_of[n.name] = roots[r]
+    seg_of = {n.name: HOST_SEGMENT if n.placement == "host" else CHIP_SEGMENT
+              for n in g.nodes if n.name not in stock_out and n.name not in split}
     return seg_of, split
 
 
@@ -240,10 +229,6 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
     inputs_of: dict[str, tuple[str, ...]] = {}  # segment node -> values it reads (acc for convs)
     conv_inputs: dict[str, list[tuple[str, tuple[int, int] | None]]] = {}
 
-    def arrival(value: str, seg: str) -> int:
-        """Step at which frame 0 of ``value`` is usable inside segment ``seg``."""
-        return compute[value] if seg_of.get(value) == seg and value in compute else avail[value]
-
     for n in g.nodes:
         if n.name in host:
             avail[n.name] = 1
@@ -262,7 +247,6 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
             continue
         if n.op == "q_dense_synapse":
             raise GraphError(f"{n.name}: dense synapses feed Lava neurons directly", fix="report this graph")
-        seg = seg_of[n.name]
         if n.op == STOCK_CONV:
             if n.delay:
                 raise GraphError(f"{n.name}: a delayed conv with requantization has no Lava form",
@@ -290,10 +274,10 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
             for j in range(T[n.name]):
                 for i in reads:
                     need = frames_needed(n, j, T[i])
-                    c = max(c, arrival(i, seg) + need - 1 - j)
+                    c = max(c, avail[i] + need - 1 - j)
             compute[n.name] = c
         inputs_of[n.name] = reads
-        avail[n.name] = compute[n.name] + 1
+        avail[n.name] = compute[n.name]  # segments are zero-latency
     for a in list(avail):
         if a.endswith("#acc"):
             T[a] = T[a[:-4]]
@@ -353,7 +337,7 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
         for name in names:
             starts = {emit.get((name, c), avail[name]) for c in consumers_outside.get(name, ()) if c != seg}
             outs += [Port(name, start, T[name]) for start in sorted(starts)]
-        placement = "host" if seg.endswith("host") else "on-chip"
+        placement = "host" if seg == HOST_SEGMENT else "on-chip"
         units.append(Unit(seg, "segment", placement, nodes=tuple(names), inputs=tuple(ins), outputs=tuple(outs),
                           compute={k: compute[k] for k in names}))
     if probed:

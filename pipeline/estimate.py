@@ -182,7 +182,10 @@ def estimate(images: list[tuple[str, np.ndarray, np.ndarray | None]], nets: list
             row["shares"][net.name] = shares(counts)
             row["tiles"][net.name] = len(shapes)
             row["mapping"][net.name] = ({"cores": mapping.cores, "chips": mapping.chips,
-                                         "steps_per_image": mapping.steps_per_image} if mapping else {"error": why})
+                                         "steps_per_image": mapping.steps_per_image,
+                                         "realisation": {k: v for k, v in mapping.realisation.items()
+                                                         if k != "per_process"}}
+                                        if mapping else {"error": why})
             log.info("%s on %s: %.1f s", net.name, name, time.perf_counter() - t0)
             if progress:
                 progress(idx, net.name)
@@ -224,7 +227,9 @@ def _summarise(rows: list[dict], nets: list[Network], tables: EnergyTables, sour
                   "source": "VLIF-Net (AAAI 2026) abstract: better deraining with only 13% of the energy of "
                             "earlier SNN deraining methods"},
         "network": names[0], "baseline": names[1], "source": source, "tile": tile,
-        "networks": {n.name: {"checkpoint": n.checkpoint, "config": n.config, "nodes": len(n.qgraph.nodes)}
+        "networks": {n.name: {"checkpoint": n.checkpoint, "config": n.config, "nodes": len(n.qgraph.nodes),
+                              "realisation": next((r["mapping"][n.name]["realisation"] for r in rows
+                                                   if "realisation" in r["mapping"][n.name]), None)}
                      for n in nets},
         "models": {m: tables.models[m]["title"] for m in models},
         "constants": tables.constants,

@@ -86,5 +86,6 @@ def verify_crop(artifact: str, graph: ir.Graph, image_chw: np.ndarray, *, conv_m
                 "lava_wall_seconds": round(wall, 2),
                 "lava_seconds": {k: round(v, 3) for k, v in lava.meta["seconds"].items()},
                 "lava_processes": lava.meta["processes"], "lava_steps": lava.meta["steps"],
-                "schedule": lava.meta["schedule"], "conv_model": conv_model})
+                "schedule": lava.meta["schedule"], "realisation": lava.meta["realisation"],
+                "conv_model": conv_model})
     return res

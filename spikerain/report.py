@@ -110,6 +110,8 @@ def _lava(report: dict) -> str:
               r["layers_compared"], len(r["layer_mismatches"]), str(r.get("energy_equal"))]]))
         kinds = r["schedule"]["kinds"]
         parts.append(_table(["Lava process kind", "count"], [[k, v] for k, v in kinds.items()]))
+        if r.get("realisation"):
+            parts.append(_realisation(r["realisation"]))
     elif ver:
         parts.append(f"<p class='muted'>Lava: {html.escape(ver['status'])}: {html.escape(ver.get('what', ''))}</p>")
     return "".join(parts)
@@ -125,11 +127,22 @@ def _mapping(report: dict) -> str:
                     [[m["target"], f"{m['padded_size'][1]}x{m['padded_size'][0]}", m["cores"], m["chips"],
                       f"{m['host_op_share']:.1%}", round(m["timestep_latency_us"], 2), m["steps_per_image"],
                       round(m["image_latency_ms"], 2)]])]
+    if m.get("realisation"):
+        parts.append(_realisation(m["realisation"]))
     parts.append("<p>Layers taking the most cores:</p>" + _table(
         ["layer", "op", "cores", "neurons", "axons in", "axons out", "synapse KiB", "utilisation"],
         [[x["layer"], x["op"], x["cores"], x["neurons"], x["axons_in"], x["axons_out"], round(x["synapse_kib"], 1),
           f"{x['utilisation']:.0%}"] for x in m["largest_layers"]]))
     return "".join(parts)
+
+
+def _realisation(c: dict) -> str:
+    """The one stock / custom / host classification of the Lava processes (hardware/realisation.py)."""
+    p, n, oc = c["processes"], c["nodes"], c["on_chip_nodes"]
+    return ("<p>Lava processes by what a chip would run (stock lava-nc processes, spikerain custom on-chip "
+            f"processes, host processes); misplaced nodes: <b>{c['misplaced_nodes']}</b>.</p>"
+            + _table(["class", "processes", "IR nodes held", "on-chip IR nodes held"],
+                     [[k, p[k], n[k], oc.get(k, 0)] for k in ("stock", "custom", "host")]))
 
 
 def _energy(report: dict, folder: Path) -> str:

@@ -1,10 +1,11 @@
 """Build and run the Lava process graph of a quantized artifact (runs in the Lava interpreter; torch-free).
 
 :func:`build_network` turns a :class:`~spikerain.hardware.schedule.Schedule` into Lava processes: stock
-``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, and spikerain ``Segment``s for the
-rest. :func:`run_network` runs it with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the
-output frames from the sink and every layer's non-zero count per timestep from the segments, and stops the
-runtime only when the run succeeded (``docs/sources.md`` §3.3).
+``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, a spikerain ``ChipSegment`` for
+the other on-chip nodes, a ``HostSegment`` for the host ops and an ``ActivityProbe``. :func:`run_network` runs it
+with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the output frames from the sink and every
+layer's non-zero count per timestep from the segments, and stops the runtime only when the run succeeded
+(``docs/sources.md`` §3.3).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
 from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.reference import reference_kernel
-from spikerain.hardware.schedule import Schedule, build_schedule
+from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, acc_value, build_schedule
 
 CONV_MODELS = ("vectorised", "stock")
 
@@ -52,11 +53,19 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0, energy=None)
         return PortPlan(p.value, p.start, p.frames, s.lava_shape[p.value])
 
     counted = unit.nodes if unit.kind == "segment" else tuple(p.value for p in unit.inputs)
+    # one step's actions in the IR's topological order: receive a value, compute a node, send a value (a conv's
+    # accumulator is received just before its requantization)
+    pos = {n.name: k for k, n in enumerate(g.nodes)}
+    pos.update({acc_value(n): pos[n] for n in unit.nodes if by[n].op == "q_conv2d"})
+    actions = [((pos[p.value], 0), 0, k) for k, p in enumerate(unit.inputs)]
+    actions += [((pos[n], 1), 1, k) for k, n in enumerate(unit.nodes)]
+    actions += [((pos[p.value], 2), 2, k) for k, p in enumerate(unit.outputs)]
+    program = tuple((a, k) for _, a, k in sorted(actions))
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
                        reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(port(p) for p in unit.inputs),
                        outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last,
                        fail_at=fail_at, energy_plan=energy, name=unit.name,
-                       energy_slots=tuple(energy.slots(counted)) if energy is not None else ())
+                       energy_slots=tuple(energy.slots(counted)) if energy is not None else (), program=program)
 
 
 def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
@@ -79,7 +88,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     from lava.proc.io.source import RingBuffer as Source
 
     from spikerain.hardware.lava.processes.conv import PyConvModelFixedVectorised
-    from spikerain.hardware.lava.processes.segment import Segment, segment_model
+    from spikerain.hardware.lava.processes.segment import ActivityProbe, ChipSegment, HostSegment, segment_model
 
     if conv_model not in CONV_MODELS:
         raise ValueError(f"conv_model must be one of {CONV_MODELS}")
@@ -120,8 +129,9 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
         elif u.kind in ("segment", "probe"):
             plan = _segment_plan(graph, s, u, fail_at if u.kind == "segment" and not fail_at_used else 0, energy)
             fail_at_used = fail_at_used or (u.kind == "segment")
-            proc = Segment(plan=plan, name=u.name)
-            net.model_map[proc] = segment_model(len(plan.inputs), len(plan.outputs))
+            cls = ActivityProbe if u.kind == "probe" else HostSegment if u.name == HOST_SEGMENT else ChipSegment
+            proc = cls(plan=plan, name=u.name)
+            net.model_map[proc] = segment_model(cls, len(plan.inputs), len(plan.outputs))
         elif u.kind == "sink":
             proc = Sink(shape=s.lava_shape[u.nodes[0]], buffer=u.inputs[0].frames)
         else:

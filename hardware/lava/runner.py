@@ -22,6 +22,7 @@ def run_job(job: dict) -> dict:
     from spikerain.converter import ir
     from spikerain.converter.artifact import load_artifact
     from spikerain.hardware.lava.network import build_network, run_network, split_concat_counts
+    from spikerain.hardware.realisation import classify
     from spikerain.hardware.schedule import build_schedule
 
     print(f"[lava] pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
@@ -44,6 +45,7 @@ def run_job(job: dict) -> dict:
                       progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr, flush=True))
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
             "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(), "energy": res.energy,
+            "realisation": classify(g, schedule),
             "conv_model": job.get("conv_model", "vectorised")}
     out = job["out"]
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), suffix=".npz")

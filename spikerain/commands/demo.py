@@ -215,6 +215,9 @@ def _verify_in_lava(args, qgraph, work, out, bars) -> dict:
                         progress=step_reporter(lambda d, t: advance(d, t, "steps"), log.debug))
     log.info("      Lava (%d processes, %d steps, %.0f s): %s", r["lava_processes"], r["lava_steps"],
              r["lava_wall_seconds"], "bit-exact" if r["bit_exact"] else "MISMATCH")
+    from spikerain.hardware.realisation import summary_line
+
+    log.info("      %s", summary_line(r["realisation"]))
     status = "ok" if r["bit_exact"] else "mismatch"
     what = (f"{size[0]}x{size[1]} crop, {r['lava_processes']} Lava processes, {r['lava_steps']} steps: "
             f"{'bit-exact' if r['bit_exact'] else 'MISMATCH'}")
@@ -239,6 +242,7 @@ def _map(qgraph, rainy, steps) -> dict:
     summary = {"target": m.target, "cores": m.cores, "chips": m.chips, "host_op_share": m.host_op_share,
                "timestep_latency_us": m.timestep_latency_ns / 1000, "steps_per_image": m.steps_per_image,
                "image_latency_ms": m.image_latency_us / 1000, "padded_size": list(m.padded_size),
+               "realisation": m.realisation,
                "largest_layers": [{"layer": lay.name, "op": lay.op, "cores": lay.cores, "neurons": lay.neurons,
                                    "axons_in": lay.fan_in, "axons_out": lay.axons_out,
                                    "synapse_kib": lay.synapse_bits / 8192, "utilisation": lay.utilisation}

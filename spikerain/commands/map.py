@@ -55,6 +55,9 @@ def run(args) -> int:
           f"{m.padded_size[0]}x{m.padded_size[1]}); host share of operations {m.host_op_share:.1%}; timestep "
           f"latency <= {m.timestep_latency_ns / 1000:.1f} us; {m.steps_per_image} steps per image "
           f"(<= {m.image_latency_us / 1000:.1f} ms)")
+    from spikerain.hardware.realisation import summary_line
+
+    print(summary_line(m.realisation))
     return 0
 
 

@@ -48,6 +48,7 @@ def run(args) -> int:
     results = []
     from spikerain.console import progress, progress_enabled
     from spikerain.hardware.backend import step_reporter
+    from spikerain.hardware.realisation import summary_line
 
     at = tuple(args.at) if args.at else None
     pieces = [center_crop(img, size, at) for size in crops]  # every crop must fit before the first Lava run
@@ -63,6 +64,7 @@ def run(args) -> int:
             print(f"{size[0]}x{size[1]}: {verdict}: {r['output_values']} output values, {r['layers_compared']} "
                   f"layers x timesteps; Lava {r['lava_processes']} processes, {r['lava_steps']} steps, "
                   f"{r['lava_wall_seconds']:.1f} s; fast simulator {r['fast_seconds']:.2f} s")
+            print(f"  {summary_line(r['realisation'])}")
             f = r["first_mismatch"]
             if f:
                 print(f"  first difference: layer {f['layer']}, timestep {f['timestep']}: fast {f['fast']} non-zero, "

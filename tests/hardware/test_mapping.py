@@ -42,9 +42,11 @@ def test_loihi1_stores_every_synapse_loihi2_shares_the_kernel():
     assert conv2.synapse_bits == 32 * 144 * 8 and conv2.cores == math.ceil(neurons / 8192)
     lif2 = next(lay for lay in m2.layers if lay.name == "lif")
     assert m2.cores == conv2.cores + lif2.cores and m2.chips == 1
-    # the Lava schedule: the conv (1 step), its requantization (1 step), LIF, mean over 4 frames (3 + 1 steps)
-    assert m2.steps_per_image == 7 and 0 < m2.host_op_share < 1
-    assert m2.image_latency_us == pytest.approx(7 * m2.timestep_latency_ns / 1000)
+    # the Lava schedule: the source (step 1), the conv (1 step), its requantization and the LIF (0 steps), the
+    # mean over 4 frames (3 steps); the mean over T is the one host node and costs no core
+    assert m2.steps_per_image == 5 and 0 < m2.host_op_share < 1
+    assert m2.image_latency_us == pytest.approx(5 * m2.timestep_latency_ns / 1000)
+    assert m2.realisation["misplaced_nodes"] == 0 and m2.realisation["host_nodes"] == 1
     # a conv core sends to the LIF cores of its spatial block (+1 for the border); the LIF only to the host
     assert conv2.axons_out == min(lif2.cores, math.ceil(lif2.cores / conv2.cores) + 1) and lif2.axons_out == 0
     assert lif2.first_core == conv2.cores and conv2.hops_out > 0

@@ -39,17 +39,20 @@ def concat_graph():
 
 def test_chain_latencies_by_hand():
     s = build_schedule(chain())
-    # the source replays the image from step 1 (the repetition over T); Conv (1 step); requant segment (1 step);
-    # LIF (0 steps)
+    # the source replays the image from step 1 (the repetition over T); Conv (1 step); the requantization, the LIF
+    # and the segments act in the step their input arrives (zero latency)
     assert s.avail["x"] == 1 and s.avail["e"] == 1 and s.host_values == ("x", "e")
-    assert s.avail[acc_value("conv")] == 2 and s.avail["conv"] == 3 and s.avail["lif"] == 3
-    # mean over T waits for the 4th LIF frame (step 6) and sends at step 7; out is in the same segment
-    assert s.avail["m"] == 7 and s.avail["out"] == 7 and s.steps == 7
+    assert s.avail[acc_value("conv")] == 2 and s.avail["conv"] == 2 and s.avail["lif"] == 2
+    # mean over T (host) waits for the 4th LIF frame (step 5) and sends it in that step; out (on-chip) takes it
+    assert s.avail["m"] == 5 and s.avail["out"] == 5 and s.steps == 5
+    # one segment per placement: the requantization and the output on the chip, the mean over T on the host
     assert s.kinds() == {"source": 1, "segment": 2, "conv": 1, "neuron": 1, "probe": 1, "sink": 1}
+    assert s.unit("seg_chip").nodes == ("conv", "out") and s.unit("seg_host").nodes == ("m",)
+    assert (s.unit("seg_chip").placement, s.unit("seg_host").placement) == ("on-chip", "host")
     lif = s.unit("neuron:lif")
-    assert lif.inputs[0].start == 3 and lif.inputs[0].frames == 4
+    assert lif.inputs[0].start == 2 and lif.inputs[0].frames == 4
     (key, wait), = s.buffered().items()
-    assert key.endswith("/lif") and wait == 3  # mean over T holds LIF frames 0..2 until frame 3 arrives
+    assert key == "seg_host/lif" and wait == 3  # mean over T holds LIF frames 0..2 until frame 3 arrives
 
 
 def test_concat_into_conv_becomes_two_synapses_with_aligned_inputs():
@@ -58,12 +61,12 @@ def test_concat_into_conv_becomes_two_synapses_with_aligned_inputs():
     assert s.split_concats == ("cat",)
     c1, r = s.unit("conv:c3/c1"), s.unit("conv:c3/r")
     assert (c1.channels, r.channels) == ((0, 4), (4, 6))
-    # c1 is ready at step 3 but r only at step 5 (one more Conv and segment): c1 is held back two steps
-    assert s.avail["c1"] == 3 and s.avail["r"] == 5
-    assert c1.inputs[0].start == r.inputs[0].start == 5
-    assert s.avail[acc_value("c3")] == 6
+    # c1 is ready at step 2 but r only at step 3 (one more Conv): c1 is held back one step
+    assert s.avail["c1"] == 2 and s.avail["r"] == 3
+    assert c1.inputs[0].start == r.inputs[0].start == 3
+    assert s.avail[acc_value("c3")] == 4
     seg = next(u for u in s.units if u.kind == "segment" and "c1" in u.nodes)
-    assert sorted(p.start for p in seg.outputs if p.value == "c1") == [5]
+    assert sorted(p.start for p in seg.outputs if p.value == "c1") == [3]
     split = build_schedule(g, split_concats=False)
     assert split.split_concats == () and not any(u.name.startswith("conv:c3/") for u in split.units)
 

@@ -1,13 +1,17 @@
-"""``Segment``: one Lava process computing a connected group of quantized-IR nodes, frame by frame.
+"""spikerain's segment processes: ``ChipSegment`` (on-chip ops no stock process expresses yet), ``HostSegment``
+(the host ops) and ``ActivityProbe`` (per-layer counts), each computing its quantized-IR nodes frame by frame.
 
-Its ports are made per instance (``in0..``, ``out0..``), so its ProcessModel class is made per port count by
-:func:`segment_model` and bound to each instance through the run config's ``exception_proc_model_map``.
-The model calls the numpy reference kernels, so it computes the very integers the reference defines; the
-timing (which frame arrives and is computed at which step) comes from :mod:`spikerain.hardware.schedule`.
+Their ports are made per instance (``in0..``, ``out0..``), so a ProcessModel class is made per process class
+and port count by :func:`segment_model` and bound to each instance through the run config's
+``exception_proc_model_map``. The model calls the numpy reference kernels, so it computes the very integers the
+reference defines; the timing (which frame arrives and is computed at which step) comes from
+:mod:`spikerain.hardware.schedule`.
 
-Like Lava's ``Dense`` and ``Conv``, a segment sends what it computed in the previous step before it receives:
-one step of latency, and no deadlock in any topology. Every value's non-zero count per frame goes into the
-``counts`` Var (one row per counted value), which is how per-layer activity leaves a Lava run.
+A segment is zero-latency: within a step it receives, computes and sends in the IR's topological order
+(``SegmentPlan.program``). Every other process acts in that order too (a ``LIFReset`` receives its input, then
+sends; ``Conv`` and ``Dense`` send first), so every blocking receive waits only for a send that comes earlier
+in one global order, and no topology deadlocks. Every value's non-zero count per frame goes into the ``counts``
+Var (one row per counted value), which is how per-layer activity leaves a Lava run.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class SegmentPlan:
     name: str = "segment"
     energy_plan: object = None  # spikerain.counting.plan.EnergyPlan: energy counts of the counted values
     energy_slots: tuple = ()  # rows of the energy Var: (record, field)
+    program: tuple = ()  # one step's actions in IR order: (0, in port k) receive, (1, node k) compute, (2, out k) send
 
     @property
     def max_frames(self) -> int:
@@ -70,6 +75,8 @@ class SegmentPlan:
 
 
 class Segment(AbstractProcess):
+    """Base of spikerain's segment processes (never instantiated itself: a process says where it would run)."""
+
     def __init__(self, *, plan: SegmentPlan, name: str | None = None) -> None:
         super().__init__(plan=plan, name=name)
         for k, p in enumerate(plan.inputs):
@@ -78,6 +85,23 @@ class Segment(AbstractProcess):
             setattr(self, f"out{k}", OutPort(shape=p.lava_shape))
         self.counts = Var(shape=(max(1, len(plan.counted)), plan.max_frames), init=0)
         self.energy = Var(shape=(max(1, len(plan.energy_slots)), plan.max_frames), init=0)
+
+
+class ChipSegment(Segment):
+    """On-chip IR nodes that no stock lava-nc process computes yet: conv requantization (bias, rounding shift,
+    clip), NI-LIF's multi-level quantizer, adds, scales, ReLU, concats, bilinear x2 upsampling, patch/time moves,
+    temporal conv, the output. On a Loihi 2 these need custom neuron programs (microcode) on the neuro-cores, or a
+    lowering onto stock processes (``docs/lava.md`` lists each op and what it would need)."""
+
+
+class HostSegment(Segment):
+    """The IR's ``host`` ops (attention pooling, dense gates, sigmoid, products, the mean over T): they run on
+    the embedded or host CPU next to the chip, fed by and feeding the chip's processes."""
+
+
+class ActivityProbe(Segment):
+    """Counts every stock neuron's and direct synapse's non-zero outputs per timestep (host-side
+    instrumentation: on a chip, the per-layer spike counters read by the host)."""
 
 
 class PySegmentModelBase(PyLoihiProcessModel):
@@ -139,30 +163,34 @@ class PySegmentModelBase(PyLoihiProcessModel):
         plan = self.plan
         if s == plan.fail_at:
             raise RuntimeError(f"fault injected at step {s}")
-        for k, p in enumerate(plan.outputs):
-            port = getattr(self, f"out{k}")
-            j = s - p.start
-            if 0 <= j < p.frames:
-                port.send(to_lava(self.frames_of[p.value][j], p.lava_shape))
+        for action, k in plan.program:
+            if action == 0:
+                p = plan.inputs[k]
+                data = getattr(self, f"in{k}").recv()
+                j = s - p.start
+                if 0 <= j < p.frames:
+                    self._keep(p.value, j, to_ir(data))
+            elif action == 1:
+                node = plan.nodes[k]
+                j = s - plan.compute[node.name]
+                if 0 <= j < plan.frames[node.name]:
+                    self._keep(node.name, j, self._frame(node, j))
             else:
-                port.send(np.zeros(port.shape, np.int32))
-        for k, p in enumerate(plan.inputs):
-            data = getattr(self, f"in{k}").recv()
-            j = s - p.start
-            if 0 <= j < p.frames:
-                self._keep(p.value, j, to_ir(data))
-        for node in plan.nodes:
-            j = s - plan.compute[node.name]
-            if 0 <= j < plan.frames[node.name]:
-                self._keep(node.name, j, self._frame(node, j))
+                p = plan.outputs[k]
+                port = getattr(self, f"out{k}")
+                j = s - p.start
+                if 0 <= j < p.frames:
+                    port.send(to_lava(self.frames_of[p.value][j], p.lava_shape))
+                else:
+                    port.send(np.zeros(port.shape, np.int32))
         for v in [v for v in self.frames_of if plan.last_use.get(v, 0) < s]:
             del self.frames_of[v]
 
 
 @functools.cache
-def segment_model(n_in: int, n_out: int) -> type:
-    """The ProcessModel class for a Segment with ``n_in`` input and ``n_out`` output ports."""
+def segment_model(proc: type, n_in: int, n_out: int) -> type:
+    """The ProcessModel class for a ``proc`` (a Segment class) with ``n_in`` input and ``n_out`` output ports."""
     attrs = {f"in{k}": LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) for k in range(n_in)}
     attrs.update({f"out{k}": LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24) for k in range(n_out)})
-    cls = type(f"PySegmentModel{n_in}x{n_out}", (PySegmentModelBase,), attrs)
-    return implements(proc=Segment, protocol=LoihiProtocol)(requires(CPU)(tag("fixed_pt")(cls)))
+    cls = type(f"Py{proc.__name__}Model{n_in}x{n_out}", (PySegmentModelBase,), attrs)
+    return implements(proc=proc, protocol=LoihiProtocol)(requires(CPU)(tag("fixed_pt")(cls)))

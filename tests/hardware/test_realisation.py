@@ -1,0 +1,90 @@
+"""The one stock / custom / host classification of the Lava processes (no Lava run: a pure function of the
+schedule), on a hand-made graph and on both shipped networks, and its use by the mapping."""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from spikerain.converter import ir
+from spikerain.hardware.constraints import load_constraints
+from spikerain.hardware.mapping import COST, map_to_cores
+from spikerain.hardware.realisation import classify, held_nodes
+from spikerain.hardware.schedule import build_schedule
+from tests.hardware.test_schedule import chain, concat_graph
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "lava.md"
+
+
+def test_chain_classification_by_hand():
+    g = chain()
+    c = classify(g, build_schedule(g))
+    # source (stock: x, e), Conv (stock, its synapses), LIF (stock), chip segment (custom: the conv's
+    # requantization and the output), host segment (the mean over T), probe (host), sink (stock)
+    assert c["processes"] == {"stock": 4, "custom": 1, "host": 2}
+    assert c["nodes"] == {"stock": 3, "custom": 2, "host": 1}
+    assert c["on_chip_nodes"] == {"stock": 3, "custom": 2} and c["host_nodes"] == 1
+    assert c["misplaced_nodes"] == 0 and c["custom_ops"] == {"q_conv2d": 1, "q_output": 1}
+
+
+def test_split_concat_is_held_by_its_stock_synapses():
+    g = concat_graph()
+    s = build_schedule(g)
+    held = held_nodes(g, s)
+    assert held["conv:c3/c1"] == ("cat",) and held["conv:c3/r"] == ()
+    assert sorted(n for names in held.values() for n in names) == sorted(n.name for n in g.nodes)
+
+
+def test_a_host_node_in_an_on_chip_process_is_counted_as_misplaced():
+    g = chain()
+    s = build_schedule(g)
+    chip, host = s.unit("seg_chip"), s.unit("seg_host")
+    moved = [dataclasses.replace(chip, nodes=chip.nodes + host.nodes) if u is chip else
+             dataclasses.replace(host, nodes=()) if u is host else u for u in s.units]
+    c = classify(g, dataclasses.replace(s, units=tuple(moved)))
+    assert c["misplaced_nodes"] == 1 and c["misplaced"] == ["m"]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    from spikerain.models.checkpoint import load_default_or
+    from spikerain.pipeline.convert import convert_model, default_calibration_images
+
+    out = {}
+    for name in ("vlifnet", "esdnet"):
+        _, q, _ = convert_model(load_default_or(None, name), calib_images=default_calibration_images(16, 1),
+                                report_images=1)
+        out[name] = q
+    return out
+
+
+@pytest.mark.parametrize("name", ["vlifnet", "esdnet"])
+def test_shipped_networks_have_no_misplaced_node(shipped, name):
+    g = shipped[name]
+    g = g.with_nodes(g.nodes, input_shape=(1, 3, 16, 16))
+    ir.infer_shapes(g)
+    s = build_schedule(g)
+    c = classify(g, s)
+    assert c["misplaced_nodes"] == 0, c["misplaced"]
+    on_chip = sum(n.placement == "on-chip" for n in g.nodes)
+    assert c["on_chip_nodes"]["stock"] + c["on_chip_nodes"]["custom"] == on_chip
+    assert c["host_nodes"] == c["nodes"]["host"] == len(g.nodes) - on_chip > 100
+    assert sum(c["nodes"].values()) == len(g.nodes)
+    # one custom process and one host process: host and on-chip nodes never share one
+    assert c["processes"]["custom"] == 1 and c["processes"]["host"] == 2  # host segment, activity probe
+    assert c["processes"]["stock"] == len(s.units) - 3
+    # every custom op is listed in docs/lava.md with its reason
+    listed = set(re.findall(r"^\| `(q_\w+)` \|", DOCS.read_text(), re.M))
+    assert set(c["custom_ops"]) <= listed, set(c["custom_ops"]) - listed
+    # the mapping counts cores for on-chip nodes only, and reports the same classification
+    m = map_to_cores(shipped[name], load_constraints("loihi2"), (16, 16))
+    assert m.realisation["misplaced_nodes"] == 0
+    placement = {n.name: n.placement for n in g.nodes}
+    assert all(lay.cores == 0 for lay in m.layers if placement[lay.name] == "host")
+    assert all(lay.cores > 0 for lay in m.layers if placement[lay.name] == "on-chip")
+
+
+def test_mapping_cost_kinds_agree_with_placement():
+    for op, kind in COST.items():
+        assert (kind == "host") == (ir.OPS[op].placement == "host"), op
