@@ -361,3 +361,44 @@ def latency_table(g: ir.Graph, s: Schedule) -> list[dict]:
         rows.append({"node": n.name, "op": n.op, "unit": unit_of.get(n.name, "(synapses)"),
                      "first_step": s.avail.get(n.name), "frames": s.frames.get(n.name)})
     return rows
+
+
+def phases(g: ir.Graph, s: Schedule) -> dict[str, int]:
+    """Within one Lava step, the phase in which each value is sent (-1: sent before anything is received).
+
+    A segment works through phases 0, 1, ...: in phase p it receives the values sent in phase p - 1 (by itself
+    through another process, or by another segment), computes the nodes of phase p and sends them. ``Conv``,
+    ``Dense`` and the source send first (-1); a stock neuron receives and sends at once, so its value keeps its
+    input's phase. A node's phase is the latest phase at which one of its inputs is usable in its segment. Every
+    process acts in (phase, receive < compute < send) order, so all segment-to-segment traffic of one phase can
+    travel in one message (``hardware/lava/network.py`` packs it) without a deadlock."""
+    unit_of: dict[str, Unit] = {}
+    for u in s.units:
+        if u.kind == "segment":
+            for n in u.nodes:
+                unit_of[n] = u
+    for u in s.units:
+        for p in u.outputs:
+            unit_of.setdefault(p.value, u)
+    e: dict[str, int] = {}
+    for n in g.nodes:
+        if n.name in s.split_concats:
+            continue
+        if n.name in s.host_values:
+            e[n.name] = -1
+            continue
+        u = unit_of[n.name]
+        if u.kind in ("source", "conv", "dense"):
+            e[n.name] = -1
+        elif u.kind == "neuron":
+            e[n.name] = e[n.inputs[0]]
+        else:
+            ph = 0
+            for i in s.reads[n.name]:
+                if i.endswith("#acc"):
+                    continue  # from a Conv: sent first
+                ph = max(ph, e[i] if unit_of[i] is u else e[i] + 1)
+            e[n.name] = ph
+        if n.op == STOCK_CONV:
+            e[acc_value(n.name)] = -1
+    return e

@@ -21,7 +21,7 @@ from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
 from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.reference import reference_kernel
-from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, acc_value, build_schedule
+from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, build_schedule, phases
 
 CONV_MODELS = ("vectorised", "stock")
 
@@ -35,10 +35,59 @@ class LavaNetwork:
     input_q: np.ndarray | None = None  # [C, H, W], or [T, C, H, W] for a time-varying input
     energy: object = None  # EnergyPlan, when energy counts are wanted
     monitors: dict = field(default_factory=dict)  # LIF layer -> {"s"|"u"|"v": Monitor}, when recording
+    plans: dict = field(default_factory=dict)  # segment or probe unit -> its SegmentPlan
 
 
-def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0, energy=None):
-    from spikerain.hardware.lava.processes.segment import PortPlan, SegmentPlan
+def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
+    """Segment (and probe) unit -> its input and output ports as ``BundlePlan``s. Values to or from stock
+    processes keep a port each; everything one segment sends another in one phase (:func:`schedule.phases`) is
+    one packed port: VLIF-Net's chip and host segments exchange 765 values per step in 78 messages."""
+    from spikerain.hardware.lava.processes.segment import BundlePlan, PortPlan
+
+    e = phases(g, s)
+    segs = {u.name for u in s.units if u.kind == "segment"}
+    producer = {(p.value, p.start): u.name for u in s.units for p in u.outputs}
+    consumers: dict[tuple[str, int], list[str]] = {}
+    for u in s.units:
+        for p in u.inputs:
+            consumers.setdefault((p.value, p.start), []).append(u.name)
+    pos = {n.name: k for k, n in enumerate(g.nodes)}
+
+    def part(p):
+        return PortPlan(p.value, p.start, p.frames, s.lava_shape[p.value])
+
+    packs: dict[tuple, list] = {}
+    wiring: dict[str, tuple[list, list]] = {u.name: ([], []) for u in s.units if u.kind in ("segment", "probe")}
+    for u in s.units:
+        if u.name not in segs:
+            continue
+        for p in u.outputs:
+            key = (p.value, p.start)
+            if any(c not in segs for c in consumers.get(key, ())):
+                wiring[u.name][1].append(BundlePlan(("v", *key), (part(p),)))
+            for c in consumers.get(key, ()):
+                if c in segs:
+                    packs.setdefault(("b", u.name, c, e[p.value]), []).append(p)
+    for key, ports in sorted(packs.items(), key=lambda kv: (kv[0][3], kv[0][1], kv[0][2])):
+        b = BundlePlan(key, tuple(part(p) for p in sorted(ports, key=lambda p: pos[p.value])), packed=True)
+        wiring[key[1]][1].append(b)
+        wiring[key[2]][0].append(b)
+    for u in s.units:
+        if u.name in wiring:
+            for p in u.inputs:
+                if producer[(p.value, p.start)] not in segs:
+                    wiring[u.name][0].append(BundlePlan(("v", p.value, p.start), (part(p),)))
+    return wiring
+
+
+def _bundle_phase(b, e: dict, receive: bool) -> int:
+    if b.packed:
+        return b.key[3] + (1 if receive else 0)
+    return e[b.parts[0].value] + (1 if receive else 0)
+
+
+def _segment_plan(g: ir.Graph, s: Schedule, unit, wiring, fail_at: int = 0, energy=None):
+    from spikerain.hardware.lava.processes.segment import SegmentPlan
 
     by = g.by_name()
     frames = dict(s.frames)
@@ -48,23 +97,19 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, fail_at: int = 0, energy=None)
             last[v] = max(last.get(v, 0), unit.compute[n] + frames[n] - 1)
     for p in unit.outputs:
         last[p.value] = max(last.get(p.value, 0), p.start + p.frames - 1)
-
-    def port(p):
-        return PortPlan(p.value, p.start, p.frames, s.lava_shape[p.value])
-
     counted = unit.nodes if unit.kind == "segment" else tuple(p.value for p in unit.inputs)
-    # one step's actions in the IR's topological order: receive a value, compute a node, send a value (a conv's
-    # accumulator is received just before its requantization)
+    # one step's actions by phase: receive what earlier phases sent, compute this phase's nodes (topologically),
+    # send them (schedule.phases)
+    ins, outs = wiring[unit.name]
+    e = phases(g, s)
     pos = {n.name: k for k, n in enumerate(g.nodes)}
-    pos.update({acc_value(n): pos[n] for n in unit.nodes if by[n].op == "q_conv2d"})
-    actions = [((pos[p.value], 0), 0, k) for k, p in enumerate(unit.inputs)]
-    actions += [((pos[n], 1), 1, k) for k, n in enumerate(unit.nodes)]
-    actions += [((pos[p.value], 2), 2, k) for k, p in enumerate(unit.outputs)]
+    actions = [((_bundle_phase(b, e, True), 0, k), 0, k) for k, b in enumerate(ins)]
+    actions += [((e[n], 1, pos[n]), 1, k) for k, n in enumerate(unit.nodes)]
+    actions += [((_bundle_phase(b, e, False), 2, k), 2, k) for k, b in enumerate(outs)]
     program = tuple((a, k) for _, a, k in sorted(actions))
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
-                       reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(port(p) for p in unit.inputs),
-                       outputs=tuple(port(p) for p in unit.outputs), counted=tuple(counted), last_use=last,
-                       fail_at=fail_at, energy_plan=energy, name=unit.name,
+                       reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(ins), outputs=tuple(outs),
+                       counted=tuple(counted), last_use=last, fail_at=fail_at, energy_plan=energy, name=unit.name,
                        energy_slots=tuple(energy.slots(counted)) if energy is not None else (), program=program)
 
 
@@ -104,6 +149,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
         net.input_q = reference_kernel(first.op)(first, image[None])[0, 0]  # [C, H, W]
         lava_frames = net.input_q.transpose(2, 1, 0)[..., None]
     fail_at_used = False
+    wiring = segment_wiring(graph, s)
     for u in s.units:
         if u.kind == "source":
             proc = Source(data=lava_frames.astype(np.int32))
@@ -127,10 +173,12 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
         elif u.kind == "neuron":
             proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]))
         elif u.kind in ("segment", "probe"):
-            plan = _segment_plan(graph, s, u, fail_at if u.kind == "segment" and not fail_at_used else 0, energy)
+            plan = _segment_plan(graph, s, u, wiring, fail_at if u.kind == "segment" and not fail_at_used else 0,
+                                 energy)
             fail_at_used = fail_at_used or (u.kind == "segment")
             cls = ActivityProbe if u.kind == "probe" else HostSegment if u.name == HOST_SEGMENT else ChipSegment
             proc = cls(plan=plan, name=u.name)
+            net.plans[u.name] = plan
             net.model_map[proc] = segment_model(cls, len(plan.inputs), len(plan.outputs))
         elif u.kind == "sink":
             proc = Sink(shape=s.lava_shape[u.nodes[0]], buffer=u.inputs[0].frames)
@@ -205,18 +253,18 @@ def _neuron(node: ir.Node, s: Schedule, u, chw):
     return build(node, s, u, chw, s.lava_shape[node.name])
 
 
-def _out_ports(net: LavaNetwork) -> dict[tuple[str, int], list]:
-    ports: dict[tuple[str, int], list] = {}
+def _out_ports(net: LavaNetwork) -> dict[tuple, list]:
+    """Connection key (``("v", value, start)`` or a segment bundle's key) -> the output ports sending it."""
+    ports: dict[tuple, list] = {}
     for u in net.schedule.units:
         proc = net.procs[u.name]
-        for k, p in enumerate(u.outputs):
-            if u.kind in ("source", "neuron"):
-                port = proc.s_out
-            elif u.kind in ("conv", "dense"):
-                port = proc.a_out
-            else:
-                port = getattr(proc, f"out{k}")
-            ports.setdefault((p.value, p.start), []).append(port)
+        if u.kind in ("segment", "probe"):
+            for k, b in enumerate(net.plans[u.name].outputs):
+                ports.setdefault(b.key, []).append(getattr(proc, f"out{k}"))
+            continue
+        for p in u.outputs:
+            port = proc.s_out if u.kind in ("source", "neuron") else proc.a_out
+            ports.setdefault(("v", p.value, p.start), []).append(port)
     return ports
 
 
@@ -224,18 +272,20 @@ def _connect(net: LavaNetwork) -> None:
     outs = _out_ports(net)
     for u in net.schedule.units:
         proc = net.procs[u.name]
-        for k, p in enumerate(u.inputs):
-            if u.kind in ("conv", "dense"):
-                dst = proc.s_in
-            elif u.kind in ("neuron", "sink"):
-                dst = proc.a_in
-            else:
-                dst = getattr(proc, f"in{k}")
-            srcs = outs.get((p.value, p.start))
+        if u.kind in ("segment", "probe"):
+            wanted = [(b.key, getattr(proc, f"in{k}"), b.parts[0].value)
+                      for k, b in enumerate(net.plans[u.name].inputs)]
+        elif u.inputs:
+            dst = proc.s_in if u.kind in ("conv", "dense") else proc.a_in
+            wanted = [(("v", p.value, p.start), dst, p.value) for p in u.inputs]
+        else:
+            continue
+        for key, dst, value in wanted:
+            srcs = outs.get(key)
             if not srcs:
-                raise RuntimeError(f"schedule error: nothing sends {p.value} from step {p.start} to {u.name}")
+                raise RuntimeError(f"schedule error: nothing sends {key} to {u.name}")
             for src in srcs:
-                if u.kind == "dense" and len(net.schedule.lava_shape[p.value]) == 3:
+                if u.kind == "dense" and len(net.schedule.lava_shape[value]) == 3:
                     src = src.transpose([2, 1, 0]).flatten()  # PyTorch's C, H, W flatten order, as netx does
                 src.connect(dst)
 

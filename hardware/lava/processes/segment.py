@@ -7,10 +7,11 @@ and port count by :func:`segment_model` and bound to each instance through the r
 reference defines; the timing (which frame arrives and is computed at which step) comes from
 :mod:`spikerain.hardware.schedule`.
 
-A segment is zero-latency: within a step it receives, computes and sends in the IR's topological order
-(``SegmentPlan.program``). Every other process acts in that order too (a ``LIFReset`` receives its input, then
-sends; ``Conv`` and ``Dense`` send first), so every blocking receive waits only for a send that comes earlier
-in one global order, and no topology deadlocks. Every value's non-zero count per frame goes into the ``counts``
+A segment is zero-latency: within a step it works through phases (``schedule.phases``), receiving, computing
+and sending in each (``SegmentPlan.program``); everything one segment sends another in one phase travels in one
+packed message (a ``BundlePlan``). Every other process acts in that order too (a ``LIFReset`` receives its input,
+then sends; ``Conv`` and ``Dense`` send first), so every blocking receive waits only for a send that comes
+earlier in one global order, and no topology deadlocks. Every value's non-zero count per frame goes into the ``counts``
 Var (one row per counted value), which is how per-layer activity leaves a Lava run.
 """
 
@@ -42,6 +43,22 @@ class PortPlan:
     lava_shape: tuple[int, ...]  # (W, H, C) for conv-domain values, (N,) for dense ones
 
 
+@dataclass(frozen=True)
+class BundlePlan:
+    """One Lava port of a segment: a single value (``packed`` False: its own Lava shape, to or from a stock
+    process), or every value one segment sends another in one phase, flattened and concatenated."""
+
+    key: tuple  # what connects it: ("v", value, start) for a single value, ("b", src, dst, phase) for a bundle
+    parts: tuple[PortPlan, ...]
+    packed: bool = False
+
+    @property
+    def lava_shape(self) -> tuple[int, ...]:
+        if not self.packed:
+            return self.parts[0].lava_shape
+        return (sum(int(np.prod(p.lava_shape)) for p in self.parts),)
+
+
 def to_ir(data: np.ndarray) -> np.ndarray:
     """A Lava port message -> one IR frame ``[B=1, C, H, W]`` (int64)."""
     a = np.asarray(data, np.int64)
@@ -59,15 +76,15 @@ class SegmentPlan:
     compute: dict  # node name -> step its frame 0 is computed
     frames: dict  # value -> frames
     reads: dict  # node name -> values it reads
-    inputs: tuple[PortPlan, ...]
-    outputs: tuple[PortPlan, ...]
+    inputs: tuple[BundlePlan, ...]
+    outputs: tuple[BundlePlan, ...]
     counted: tuple[str, ...]  # rows of the counts Var: computed nodes, then counted inputs
     last_use: dict  # value -> last step its frames are needed here
     fail_at: int = 0  # fault injection for the run-hygiene tests: raise at this step (0 = never)
     name: str = "segment"
     energy_plan: object = None  # spikerain.counting.plan.EnergyPlan: energy counts of the counted values
     energy_slots: tuple = ()  # rows of the energy Var: (record, field)
-    program: tuple = ()  # one step's actions in IR order: (0, in port k) receive, (1, node k) compute, (2, out k) send
+    program: tuple = ()  # one step's actions by phase: (0, in port k) receive, (1, node k) compute, (2, out k) send
 
     @property
     def max_frames(self) -> int:
@@ -165,24 +182,32 @@ class PySegmentModelBase(PyLoihiProcessModel):
             raise RuntimeError(f"fault injected at step {s}")
         for action, k in plan.program:
             if action == 0:
-                p = plan.inputs[k]
+                b = plan.inputs[k]
                 data = getattr(self, f"in{k}").recv()
-                j = s - p.start
-                if 0 <= j < p.frames:
-                    self._keep(p.value, j, to_ir(data))
+                lo = 0
+                for p in b.parts:
+                    size = int(np.prod(p.lava_shape))
+                    j = s - p.start
+                    if 0 <= j < p.frames:
+                        part = data[lo:lo + size].reshape(p.lava_shape) if b.packed else data
+                        self._keep(p.value, j, to_ir(part))
+                    lo += size
             elif action == 1:
                 node = plan.nodes[k]
                 j = s - plan.compute[node.name]
                 if 0 <= j < plan.frames[node.name]:
                     self._keep(node.name, j, self._frame(node, j))
             else:
-                p = plan.outputs[k]
+                b = plan.outputs[k]
                 port = getattr(self, f"out{k}")
-                j = s - p.start
-                if 0 <= j < p.frames:
-                    port.send(to_lava(self.frames_of[p.value][j], p.lava_shape))
-                else:
-                    port.send(np.zeros(port.shape, np.int32))
+                msgs = []
+                for p in b.parts:
+                    j = s - p.start
+                    if 0 <= j < p.frames:
+                        msgs.append(to_lava(self.frames_of[p.value][j], p.lava_shape))
+                    else:
+                        msgs.append(np.zeros(p.lava_shape, np.int32))
+                port.send(np.concatenate([m.reshape(-1) for m in msgs]) if b.packed else msgs[0])
         for v in [v for v in self.frames_of if plan.last_use.get(v, 0) < s]:
             del self.frames_of[v]
 
