@@ -44,18 +44,21 @@ class LavaForm:
     process: str  # what the supported-ops page shows
 
 
-#: quantized op class -> its Lava realisation. Segments run the op's numpy reference kernel.
+#: quantized op class -> its Lava realisation. Segments (ChipSegment on-chip, HostSegment host) run the op's numpy
+#: reference kernel.
 LAVA: OpRegistry[LavaForm] = OpRegistry("Lava", what="Lava realisation")
 LAVA.add(q.QInput, LavaForm("source", "RingBuffer source (host quantizes)"))
 LAVA.add(q.QLIF, LavaForm("neuron", "LIFReset"))
 LAVA.add(q.QDelta, LavaForm("neuron", "Delta"))
 LAVA.add(q.QSigmaDelta, LavaForm("neuron", "SigmaDelta"))
 LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
-LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ a Segment requantizes, unless it is the identity)"))
+LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ the ChipSegment requantizes, unless it is the identity)"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
 for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
              q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch):
-    LAVA.add(_cls, LavaForm("segment", "Segment (spikerain)"))
+    # one segment per placement: never host and on-chip nodes in one process (hardware/realisation.py)
+    LAVA.add(_cls, LavaForm("segment", "HostSegment (spikerain, host)" if _cls.placement == "host"
+                            else "ChipSegment (spikerain, custom)"))
 
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
 NEURON_OPS = {op: f.process for op, f in LAVA.items() if f.kind == "neuron"}
