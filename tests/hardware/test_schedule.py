@@ -4,7 +4,7 @@ import numpy as np
 
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
-from spikerain.hardware.schedule import acc_value, build_schedule, frames_needed
+from spikerain.hardware.schedule import acc_value, build_schedule, frames_needed, phases
 
 
 def chain():
@@ -78,3 +78,13 @@ def test_frames_needed_for_time_mixing_ops():
     assert frames_needed(q.QDense(name="d", weight_mant=np.ones((4, 4)), axis=0), 0, 4) == 4
     assert frames_needed(q.QDense(name="d", weight_mant=np.ones((4, 4)), axis=1), 2, 4) == 3
     assert frames_needed(q.QAdd(name="a"), 3, 1) == 1
+
+
+def test_phases_within_a_step_by_hand():
+    g = chain()
+    e = phases(g, build_schedule(g))
+    # the source and the Conv send before anything is received (-1); the chip segment requantizes in phase 0 and
+    # the LIF passes it on at once; the host segment receives it in phase 1 (mean over T); the chip segment
+    # receives that in phase 2 (out)
+    assert e["x"] == e["e"] == e[acc_value("conv")] == -1
+    assert (e["conv"], e["lif"], e["m"], e["out"]) == (0, 0, 1, 2)
