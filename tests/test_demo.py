@@ -49,6 +49,11 @@ def test_demo_writes_every_artefact(demo):
     assert load_artifact(out / "model.h5").meta["model"]["model"] == "esdnet"
     m = report["mapping"]
     assert m["cores"] > 0 and m["chips"] >= 1 and 0 < m["host_op_share"] < 1 and m["steps_per_image"] > 4
+    # one stock / custom / host classification, in the Lava check, the mapping, the page and the energy report
+    assert lava["realisation"]["misplaced_nodes"] == m["realisation"]["misplaced_nodes"] == 0
+    assert lava["realisation"]["on_chip_nodes"] == m["realisation"]["on_chip_nodes"]
+    assert "misplaced nodes: <b>0</b>" in (out / "report.html").read_text()
+    assert "0 misplaced" in (out / "energy.md").read_text()
     e = report["energy"]
     assert set(e["energy_pj"]) == {"vlifnet", "esdnet"} and len(e["ratio"]) == 7
     x = e["explain"]  # the decomposition towards the authors' accounting, on the whole 40x48 input

@@ -71,6 +71,8 @@ def test_network_crop_is_bit_exact_with_fast_simulator(artifacts, name, size):
     assert r["layers_compared"] == len(g.nodes)
     assert r["energy_equal"]  # synaptic-operation counts made inside the Lava processes equal the fast ones
     assert r["lava_processes"] == r["schedule"]["processes"] > 100
+    # verify's one classification: no host node in an on-chip process, no on-chip node in a host one
+    assert r["realisation"]["misplaced_nodes"] == 0 and r["realisation"]["processes"]["custom"] == 1
     assert r["bit_exact"]
 
 
