@@ -41,7 +41,7 @@ class LavaNetwork:
 def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
     """Segment (and probe) unit -> its input and output ports as ``BundlePlan``s. Values to or from stock
     processes keep a port each; everything one segment sends another in one phase (:func:`schedule.phases`) is
-    one packed port: VLIF-Net's chip and host segments exchange 765 values per step in 78 messages."""
+    one packed port: VLIF-Net's chip and host segments exchange 746 values per step in 38 messages."""
     from spikerain.hardware.lava.processes.segment import BundlePlan, PortPlan
 
     e = phases(g, s)
