@@ -9,16 +9,17 @@ Units (one Lava process each):
 - ``dense``: stock ``Dense`` or ``DelayDense`` (netx dense layers).
 - ``neuron``: stock ``LIFReset`` (reset at the step its first frame arrives), ``Delta``, ``SigmaDelta`` or
   ``Sigma``.
-- ``segment``: a spikerain process computing a connected group of the remaining nodes of ONE placement: an
-  on-chip segment (``ChipSegment``: a conv's requantization, NI-LIF, adds, upsampling, patch/time moves) or a host
-  segment (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
-  (:mod:`spikerain.hardware.realisation` checks it).
+- ``segment``: a spikerain process computing the remaining nodes of ONE placement: the on-chip segment
+  (``ChipSegment``: a conv's requantization, NI-LIF, adds, upsampling, patch/time moves) and the host segment
+  (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
+  (:mod:`spikerain.hardware.realisation` classifies every process and counts misplaced nodes).
 - ``probe``: one spikerain process counting the spikes of every LIF layer per timestep.
 - ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
 
-Time: Lava steps start at 1. ``Conv``, ``Dense`` and segments send what they computed in the previous step before
-they receive (one step of latency each, which also makes every cycle deadlock-free); neurons and the sink receive
-and act in the same step. A synapse that keeps Lava's delay in the IR (``delay=1``, netx) adds no frame offset.
+Time: Lava steps start at 1. ``Conv`` and ``Dense`` send what they computed in the previous step before they
+receive (one step of latency each); neurons, segments and the sink receive and act in the same step. Segments
+work through the phases of :func:`phases` within a step, which keeps every cycle deadlock-free. A synapse that
+keeps Lava's delay in the IR (``delay=1``, netx) adds no frame offset.
 A value's frames travel one per step: frame j of value v can be received at step ``avail[v] + j``. A segment
 computes frame j of node n at step ``compute[n] + j``, as soon as every input frame it needs has arrived; inputs
 that arrive early wait in the segment's buffers (the inserted delays). Ops that mix timesteps (mean over T, the
