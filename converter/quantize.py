@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter import quantize_byo as byo
 from spikerain.converter.ir import quantized as q
 from spikerain.errors import UnsupportedOpError
 
@@ -107,6 +108,8 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
         return name
 
     for n in graph.nodes:
+        if isinstance(n, ir.Neuron) and byo.lif_compatible(n):
+            n = byo.as_lif(n)  # Lava's stock LIF is the same dynamics
         ins = [edges[i] for i in n.inputs]
         common = {"name": n.name, "inputs": n.inputs}
         info: dict = {"op": n.op}
@@ -197,6 +200,11 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
         elif isinstance(n, ir.MeanT):
             e = _Edge(ins[0].frac, B, "graded")
             new = q.QMeanT(**common, in_frac=ins[0].frac, frac=e.frac, bits=e.bits)
+        elif n.op in byo.OPS:
+            extra, e, more = byo.quantize_node(n, ins, common, graded, _Edge, cfg)
+            info.update(more)
+            nodes.extend(extra[:-1])
+            new = extra[-1]
         else:
             raise UnsupportedOpError(f"node {n.name}: no quantization rule for op {n.op!r}"
                                      + (" (run the fold_batchnorm pass first)" if n.op == "batchnorm" else ""),
@@ -214,7 +222,7 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
 
 SUPPORTED = ["input", "output", "repeat_t", "patch_to_time", "time_to_patch", "relu", "upsample2x", "conv2d",
              "temporal_conv", "dense", "lif", "nilif", "add", "sub", "mul", "scale", "concat", "reduce", "sigmoid",
-             "mean_t"]
+             "mean_t", *byo.OPS]
 
 
 def _sqnr(ref: np.ndarray, approx: np.ndarray) -> float:

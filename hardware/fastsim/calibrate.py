@@ -18,6 +18,7 @@ def calibration_maxima(graph: ir.Graph, images: list[np.ndarray]) -> dict[str, f
         maxima[node.name] = max(maxima.get(node.name, 0.0), m)
 
     for img in images:
-        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()
+        x = img if isinstance(img, torch.Tensor) else \
+            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # a tensor: as the graph reads it
         run_float(graph, x, observe=observe)
     return maxima
