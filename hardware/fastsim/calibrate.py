@@ -19,6 +19,6 @@ def calibration_maxima(graph: ir.Graph, images: list[np.ndarray]) -> dict[str, f
 
     for img in images:
         x = img if isinstance(img, torch.Tensor) else \
-            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # tensors: as the graph reads them
+            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # tensors: as is
         run_float(graph, x, observe=observe)
     return maxima

@@ -47,7 +47,7 @@ def quantization_errors(fgraph: ir.Graph, qgraph: ir.Graph, images: list[np.ndar
     fnames = set(fgraph.by_name())
     for img in images:
         x = img if isinstance(img, torch.Tensor) else \
-            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # tensors: as the graph reads them
+            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # tensors: as is
         fr, qr = _Runner(fgraph, float_kernel), _Runner(qgraph, int_kernel)
         for n in qgraph.nodes:
             st: dict = {}
