@@ -188,6 +188,9 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
             new = q.QScale(**common, mant=mant, shift=sh, frac=e.frac, bits=e.bits)
         elif isinstance(n, ir.Concat):
             f = min(i.frac for i in ins)
+            if any(i.kind == "graded" for i in ins) and any(i.kind != "graded" for i in ins):
+                # spikes beside graded values: spikes shift up exactly, so keep the graded inputs' precision
+                f = min([i.frac for i in ins if i.kind == "graded"] + [B - 2])
             e = _Edge(f, max(i.bits for i in ins) if all(i.kind != "graded" for i in ins) else B, "graded")
             new = q.QConcat(**common, fracs=tuple(i.frac for i in ins), frac=f, bits=e.bits)
         elif isinstance(n, ir.Reduce):

@@ -123,7 +123,7 @@ def find_module_converter(m: nn.Module) -> Converter | None:
     for t in type(m).__mro__:
         if t in MODULES:
             return MODULES[t]
-    return None
+    return BY_NAME.get((type(m).__module__.split(".")[0], type(m).__name__))
 
 
 class _Tracer(fx.Tracer):
@@ -315,7 +315,7 @@ def _flatten_mod(b: Build, m: nn.Flatten, path: str, x: Value) -> Value:
 
 
 def _lead_n(v: Value) -> int:
-    return 1 if v.lead == "S" else 2
+    return 1 if v.lead in ("S", "(TB)", "(BT)") else 2
 
 
 def _flatten(b: Build, path: str, x: Value, start: int, end: int) -> Value:
@@ -468,7 +468,7 @@ def neuron_fields(b: Build, m: nn.Module, path: str) -> dict:
         if reset_name == "MembraneSubtract" and getattr(m.reset_fn, "subtract_value", None) is not None:
             raise _refuse(name, path, "MembraneSubtract(subtract_value) is not supported")
         thr = _scalar_param(b, m, "spike_threshold", path)
-        min_v = m.min_v_mem if m.min_v_mem is None else _f(m.min_v_mem)
+        min_v = None if m.min_v_mem is None else _scalar_param(b, m, "min_v_mem", path)
         out = dict(threshold=thr, multi=spike == "MultiSpike", min_v=min_v,
                    reset="subtract" if reset_name == "MembraneSubtract" else "zero")
         if name.startswith("LIF"):
@@ -712,6 +712,64 @@ def _empty_placeholder_value(node):
     return node.args[0] if node.args else None
 
 
+# ---- library containers and helpers, by (library, class name): the libraries stay optional imports ----------
+
+def _step_container(b: Build, m: nn.Module, path: str, x: Value) -> Value:
+    """SpikingJelly's SeqToANNContainer / MultiStepContainer: children in order, each on every step (neurons
+    over the whole series)."""
+    lead = x.lead
+    cur = x
+    for name, child in m.named_children():
+        p = f"{path}.{name}"
+        if is_neuron(child):
+            if cur.step is not None:
+                raise _refuse(type(child).__name__, p, "a multi-step neuron on one step")
+            n = b.add(ir.Neuron, p, [cur.name], **neuron_fields(b, child, p))
+            cur = Value(n, cur.lead, cur.feat)
+            continue
+        fn = find_module_converter(child)
+        if fn is None:
+            raise _refuse(f"module {type(child).__module__}.{type(child).__name__}", p, "no converter")
+        cur = fn(b, child, p, Value(cur.name, "S", cur.feat, cur.step))
+    return Value(cur.name, lead, cur.feat, cur.step)
+
+
+def _flatten_time(b: Build, m, path: str, x: Value) -> Value:
+    if x.lead != "BT":
+        raise _refuse("FlattenTime", path, f"input layout {x.lead}, expected [B, T, ...]")
+    return Value(x.name, "(BT)", x.feat, x.step)
+
+
+def _unflatten_time(b: Build, m, path: str, x: Value) -> Value:
+    if x.lead != "(BT)":
+        raise _refuse("UnflattenTime", path, f"input layout {x.lead}, expected [B*T, ...]")
+    return Value(x.name, "BT", x.feat, x.step)
+
+
+BY_NAME: dict[tuple[str, str], Converter] = {
+    ("spikingjelly", "SeqToANNContainer"): _step_container,
+    ("spikingjelly", "MultiStepContainer"): _step_container,
+    ("spikingjelly", "Dropout"): _identity,
+    ("sinabs", "FlattenTime"): _flatten_time,
+    ("sinabs", "UnflattenTime"): _unflatten_time,
+}
+
+
+def _getattr(b, path, real, x, name):
+    if name in ("shape", "dtype", "device", "ndim"):
+        return real
+    raise _refuse(f"attribute .{name}", path)
+
+
+def _real(b, path, real, *a, **k):
+    return real
+
+
+FUNCTIONS[getattr] = _getattr
+METHODS["size"] = _real
+METHODS["dim"] = _real
+
+
 # ---- the driver ---------------------------------------------------------------------------------------------
 
 def detect_lead(module: nn.Module, example: torch.Tensor, lead: str = "auto") -> str:
@@ -719,6 +777,9 @@ def detect_lead(module: nn.Module, example: torch.Tensor, lead: str = "auto") ->
     if lead != "auto":
         return lead
     kinds = {type(m).__name__ for m in module.modules()}
+    sinabs = any(type(m).__module__.startswith("sinabs") for m in module.modules())
+    if sinabs and kinds & {"IAFSqueeze", "LIFSqueeze"} and example.dim() in (2, 4):
+        return "(BT)"  # sinabs' squeeze layers take batch and time flattened together (batch 1 here)
     if example.dim() in (3, 5):
         return "BT" if kinds & {"IAF", "LIF"} and any(type(m).__module__.startswith("sinabs")
                                                       for m in module.modules()) else "TB"
@@ -729,7 +790,7 @@ def detect_lead(module: nn.Module, example: torch.Tensor, lead: str = "auto") ->
 
 
 def example_features(example: torch.Tensor, lead: str) -> tuple[int, ...]:
-    return tuple(example.shape[_lead_n(Value("", lead, ())) if lead in ("S", "(TB)", "(BT)") else 2:])
+    return tuple(example.shape[1 if lead in ("S", "(TB)", "(BT)") else 2:])
 
 
 def module_to_ir(x: np.ndarray, lead: str, feat: tuple[int, ...]) -> np.ndarray:

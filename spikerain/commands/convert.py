@@ -22,9 +22,14 @@ def add_arguments(p) -> None:
     p.add_argument("--payload-bits", type=int, default=16, help="graded-spike payload width")
     p.add_argument("--strict", action="store_true", help="fail if any layer clips, wraps or saturates")
     p.add_argument("--onnx", metavar="FILE", help="also export the float graph to ONNX (neurons as local functions)")
+    p.add_argument("--torch", metavar="FILE.py:FACTORY",
+                   help="bring your own SNN: FACTORY() returns the nn.Module (docs/bring-your-own.md); needs --example")
+    p.add_argument("--example", metavar="X.npy", help="with --torch: one input exactly as module(X) takes it")
 
 
 def run(args) -> int:
+    if args.torch or args.example:
+        return run_torch(args)
     from spikerain.converter.artifact import save_artifact
     from spikerain.converter.convert import convert_model, default_calibration_images, load_calibration_dir
     from spikerain.converter.quantize import QuantConfig
@@ -56,4 +61,37 @@ def run(args) -> int:
         print(f"wrote {args.output}: {s['nodes']} nodes ({s['host_nodes']} on the host), output SQNR "
               f"{s['output_sqnr_db']:.1f} dB, clipped {s['clipped']}, wrapped {s['wrapped']}, "
               f"saturated {s['saturated']} ({s['seconds']:.1f} s)")
+    return 0
+
+
+def run_torch(args) -> int:
+    """``--torch FILE.py:FACTORY --example X.npy [--calib C.npy]``: any traceable PyTorch SNN."""
+    from spikerain.converter.artifact import save_artifact
+    from spikerain.converter.byo import convert_module, load_factory, load_npy
+    from spikerain.converter.quantize import QuantConfig
+    from spikerain.errors import UsageError
+
+    if not (args.torch and args.example):
+        raise UsageError("--torch and --example go together", fix="spikerain convert --torch net.py:build "
+                         "--example x.npy -o model.h5")
+    module = load_factory(args.torch, args.checkpoint)
+    example = load_npy(args.example, "--example")
+    calib = load_npy(args.calib, "--calib") if args.calib else None
+    cfg = QuantConfig(headroom=args.headroom, payload_bits=args.payload_bits)
+    fgraph, qgraph, report = convert_module(module, example, calib, cfg=cfg)
+    if args.onnx:
+        from spikerain.converter.interchange.onnx_io import export_onnx
+
+        export_onnx(fgraph, args.onnx)
+    qgraph.meta["checkpoint"] = str(args.checkpoint or "factory")
+    qgraph.meta["torch"] = args.torch
+    digest = save_artifact(args.output, qgraph)
+    s = report["summary"]
+    if args.json:
+        print_json({"output": args.output, "checksum": digest, "summary": s, "calibration": report["calibration"],
+                    "layers": report["layers"]})
+    else:
+        worst = ", ".join(f"{n} {v:.1f} dB" for n, v in s["worst_layers"])
+        print(f"wrote {args.output}: {s['nodes']} nodes, output SQNR {s['output_sqnr_db']:.1f} dB (worst layers: "
+              f"{worst or 'none'}), clipped {s['clipped']}, wrapped {s['wrapped']}, saturated {s['saturated']}")
     return 0

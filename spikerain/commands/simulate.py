@@ -38,6 +38,8 @@ def run(args) -> int:
     from spikerain.models.tiling import pad_to_multiple
 
     g = load_artifact(args.artifact)
+    if "io" in g.meta:  # converted with --torch: the input is a tensor in the module's own layout
+        return run_module_layout(args, g)
     path = args.input or sample_pair()[0]
     img = read_image(path)
     if args.crop:
@@ -79,4 +81,33 @@ def run(args) -> int:
         print_json(result)
     else:
         print(f"wrote {args.output} ({W}x{H}) with backend {choice.name} ({choice.reason}) in {seconds:.1f} s")
+    return 0
+
+
+def run_module_layout(args, g) -> int:
+    """An artifact converted from a module (``convert --torch``): ``--input X.npy`` in the module's layout, ``-o
+    Y.npy`` what the module would return (its first output), as the quantized network computes it."""
+    import numpy as np
+
+    from spikerain.atomic import atomic_path
+    from spikerain.converter.byo import load_npy, simulate_module_layout
+    from spikerain.errors import UsageError
+
+    if not args.input or not args.output.endswith(".npy"):
+        raise UsageError("this artifact takes a tensor: --input X.npy (the module's input layout) and -o Y.npy",
+                         fix=f"spikerain simulate {args.artifact} --input x.npy -o y.npy")
+    if args.backend not in ("auto", "fast"):
+        raise UsageError(f"--backend {args.backend}: module-layout artifacts run in the fast simulator only",
+                         fix="use --backend fast (docs/bring-your-own.md lists what Lava runs)")
+    t0 = time.perf_counter()
+    y = simulate_module_layout(g, load_npy(args.input, "--input"))
+    with atomic_path(args.output) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, y.astype(np.float32))
+    seconds = time.perf_counter() - t0
+    if args.json:
+        print_json({"artifact": args.artifact, "input": args.input, "output": args.output, "backend": "fast",
+                    "shape": list(y.shape), "seconds": round(seconds, 3)})
+    else:
+        print(f"wrote {args.output} {list(y.shape)} with backend fast in {seconds:.2f} s")
     return 0
