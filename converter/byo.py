@@ -95,21 +95,31 @@ def convert_module(module, example, calibration=None, *, cfg: QuantConfig | None
     """Returns (float graph after passes, quantized graph with the report in its meta, report)."""
     from spikerain.converter.frontends.fx_frontend import from_module
     from spikerain.converter.passes.pipeline import run_passes
+
+    ex = example if isinstance(example, torch.Tensor) else torch.from_numpy(np.asarray(example, np.float32))
+    trace: list = []
+    fgraph = run_passes(from_module(module, ex, lead=lead), trace=trace)
+    qgraph, report = quantize_graph(fgraph, calibration_inputs(ex, calibration), cfg, report_inputs=report_inputs)
+    report["passes"] = trace
+    report["calibration"]["source"] = "example" if calibration is None else "stack"
+    return fgraph, qgraph, report
+
+
+def quantize_graph(fgraph: ir.Graph, calibration: list, cfg: QuantConfig | None = None, *,
+                   report_inputs: int = 2) -> tuple:
+    """A float graph with a module layout (traced or imported from NIR) and calibration inputs in that layout ->
+    (quantized graph with the report in its meta, report)."""
     from spikerain.hardware.fastsim.calibrate import calibration_maxima
     from spikerain.hardware.fastsim.compare import quantization_errors
 
     t0 = time.perf_counter()
-    ex = example if isinstance(example, torch.Tensor) else torch.from_numpy(np.asarray(example, np.float32))
-    trace: list = []
-    fgraph = run_passes(from_module(module, ex, lead=lead), trace=trace)
-    inputs = [to_graph_input(fgraph, c) for c in calibration_inputs(ex, calibration)]
+    inputs = [to_graph_input(fgraph, c) for c in calibration]
     maxima = calibration_maxima(fgraph, inputs)
     qgraph, report = quantize(fgraph, maxima, cfg)
     errors = quantization_errors(fgraph, qgraph, inputs[:report_inputs])
     for name, e in errors.items():
         report["layers"].setdefault(name, {}).update(e)
-    report["passes"] = trace
-    report["calibration"] = {"source": "example" if calibration is None else "stack", "inputs": len(inputs)}
+    report["calibration"] = {"source": "given", "inputs": len(inputs)}
     out = qgraph.outputs[0]
     report["summary"] = {
         "nodes": len(qgraph.nodes), "host_nodes": sum(n.placement == "host" for n in qgraph.nodes),
@@ -123,7 +133,7 @@ def convert_module(module, example, calibration=None, *, cfg: QuantConfig | None
                 quantization_layers=report["layers"])
     qgraph = ir.validate(ir.Graph(nodes=qgraph.nodes, outputs=qgraph.outputs, input_shape=qgraph.input_shape,
                                   meta=meta))
-    return fgraph, qgraph, report
+    return qgraph, report
 
 
 def worst_layers(errors: dict, k: int = 3) -> list[list]:

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spikerain.converter import ir
+from spikerain.converter.frontends.conv_expand import expand_groups_dilation
 from spikerain.errors import UnsupportedOpError
 
 LIBRARIES = ("spikingjelly", "snntorch", "norse", "sinabs")
@@ -191,23 +192,6 @@ def _conv_weights(b: Build, m, path: str) -> tuple[np.ndarray, np.ndarray]:
     return w, bias
 
 
-def _expand_groups_dilation(w: np.ndarray, groups: int, dilation: tuple[int, int]) -> np.ndarray:
-    """A grouped and/or dilated conv as the equivalent dense conv (block-diagonal, zero-stuffed): exact."""
-    co, cig, kh, kw = w.shape
-    if groups > 1:
-        full = np.zeros((co, cig * groups, kh, kw), np.float32)
-        per = co // groups
-        for g in range(groups):
-            full[g * per:(g + 1) * per, g * cig:(g + 1) * cig] = w[g * per:(g + 1) * per]
-        w = full
-    dh, dw = dilation
-    if (dh, dw) != (1, 1):
-        out = np.zeros((w.shape[0], w.shape[1], (kh - 1) * dh + 1, (kw - 1) * dw + 1), np.float32)
-        out[:, :, ::dh, ::dw] = w
-        w = out
-    return w
-
-
 # ---- module converters ---------------------------------------------------------------------------------------
 
 @module_converter(nn.Conv2d)
@@ -215,7 +199,7 @@ def _conv2d(b: Build, m: nn.Conv2d, path: str, x: Value) -> Value:
     if m.padding_mode != "zeros" or isinstance(m.padding, str):
         raise _refuse(f"Conv2d (padding {m.padding!r}, mode {m.padding_mode})", path, "only numeric zero padding")
     w, bias = _conv_weights(b, m, path)
-    w = _expand_groups_dilation(w, m.groups, m.dilation)
+    w = expand_groups_dilation(w, m.groups, m.dilation)
     n = b.add(ir.Conv2d, path, [x.name], weight=w, bias=bias, stride=tuple(m.stride), padding=tuple(m.padding))
     return Value(n, x.lead, b.shapes[n][1:], x.step)
 
