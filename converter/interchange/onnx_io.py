@@ -19,6 +19,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from spikerain.converter import ir
+from spikerain.converter.ir.synapse import pair
 from spikerain.errors import InputError, UnsupportedOpError
 
 OPSET = 17
@@ -137,7 +138,8 @@ def _export_node(e: _Exporter, n: ir.Node) -> None:
         last("Tile", [xs[0], e.const(n.name, [n.T, 1, 1, 1], np.int64)])
     elif isinstance(n, ir.Conv2d):
         ins = [xs[0], e.array(n, "weight")] + ([e.array(n, "bias")] if n.bias.size else [])
-        last("Conv", ins, strides=[n.stride] * 2, pads=[n.padding] * 4)
+        (ph, pw) = pair(n.padding)
+        last("Conv", ins, strides=list(pair(n.stride)), pads=[ph, pw, ph, pw])
     elif isinstance(n, ir.BatchNorm):
         last("BatchNormalization", [xs[0], e.array(n, "gamma"), e.array(n, "beta"), e.array(n, "mean"),
                                     e.array(n, "var")], epsilon=n.eps)
@@ -185,6 +187,23 @@ def _export_node(e: _Exporter, n: ir.Node) -> None:
         last("Mul", [xs[0], e.const(n.name, n.factor)])
     elif isinstance(n, ir.Concat):
         last("Concat", xs, axis=1)
+    elif isinstance(n, ir.TensorInput):
+        return
+    elif isinstance(n, ir.MaxPool2d):
+        last("MaxPool", xs, kernel_shape=[n.kernel] * 2, strides=[n.stride] * 2, pads=[n.padding] * 4)
+    elif isinstance(n, ir.Reshape):
+        last("Reshape", [xs[0], e.const(n.name, [shapes[n.inputs[0]][0], *n.shape], np.int64)])
+    elif isinstance(n, ir.Upsample):
+        last("Resize", [xs[0], "", e.const(n.name, [1, 1, n.factor, n.factor])], mode="nearest",
+             coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    elif isinstance(n, ir.DepthToSpace):
+        last("DepthToSpace", xs, blocksize=n.r, mode="CRD")
+    elif isinstance(n, ir.Neuron):
+        from spikerain.converter.interchange.onnx_neuron import neuron_function
+
+        fname = "Neuron_" + "".join(c if c.isalnum() else "_" for c in n.name)
+        e.functions.setdefault(fname, neuron_function(fname, shapes[n.inputs[0]][0], n, DOMAIN, OPSET))
+        e.nodes.append(helper.make_node(fname, xs, [out], domain=DOMAIN, doc_string=tag))
     else:
         simple = {ir.Add: "Add", ir.Sub: "Sub", ir.Mul: "Mul", ir.Sigmoid: "Sigmoid", ir.ReLU: "Relu"}
         if type(n) not in simple:
@@ -206,7 +225,7 @@ def export_onnx(graph: ir.Graph, path=None) -> onnx.ModelProto:
     g_in = helper.make_tensor_value_info(inp.name, TensorProto.FLOAT, list(graph.input_shape))
     outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(graph.shapes[o])) for o in graph.outputs]
     g = helper.make_graph(e.nodes, "spikerain", [g_in], outs, initializer=e.inits,
-                          doc_string=TAG + json.dumps({"meta": graph.meta, "input": inp.name,
+                          doc_string=TAG + json.dumps({"meta": graph.meta, "input": inp.name, "input_op": inp.op,
                                                        "channels": getattr(inp, "channels", 3)}))
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, 1)],
                               functions=list(e.functions.values()), producer_name="spikerain")
@@ -233,7 +252,7 @@ def import_onnx(source) -> ir.Graph:
     head = json.loads(g.doc_string[len(TAG):])
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
-    nodes: list[ir.Node] = [ir.Input(name=head["input"], channels=head["channels"])]
+    nodes: list[ir.Node] = [ir.op_class(head.get("input_op", "input"))(name=head["input"], channels=head["channels"])]
     for pn in g.node:
         if not pn.doc_string.startswith(TAG):
             continue

@@ -244,3 +244,22 @@ def test_unsupported_module_named_with_path_and_type():
         from_module(net, torch.rand(1, 4))
     msg = str(e.value) + str(e.value.fix)
     assert "1.0" in msg and "GELU" in msg and "Conv2d" in msg
+
+
+def test_onnxruntime_matches_library(converted, tmp_path):
+    """--onnx exports the float IR; onnxruntime runs it (neurons as local functions) to the module's output."""
+    ort = pytest.importorskip("onnxruntime")
+    from spikerain.converter.byo import from_graph_output, to_graph_input
+    from spikerain.converter.interchange.onnx_io import export_onnx, import_onnx
+    from spikerain.converter.ir import graphs_equal
+
+    name, module, x, ref, f, q, report = converted
+    export_onnx(f, tmp_path / "m.onnx")
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"), so, providers=["CPUExecutionProvider"])
+    xin = to_graph_input(f, x).numpy()[:, 0]  # the ONNX graph is batch-free [T, C, H, W]
+    y = sess.run(None, {"input": xin})[0]
+    got = from_graph_output(f, y[:, None])
+    assert float(np.abs(got - ref).max()) <= 1e-4 * max(1.0, float(np.abs(ref).max())), name
+    assert graphs_equal(f, import_onnx(tmp_path / "m.onnx"))
