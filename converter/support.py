@@ -8,6 +8,10 @@ from __future__ import annotations
 import sys
 
 
+#: quantized ops of the bring-your-own frontend that the Lava backend does not schedule yet
+BYO_FAST_ONLY = ("q_tensor_input", "q_neuron", "q_maxpool2d", "q_reshape", "q_upsample_nearest", "q_depth_to_space")
+
+
 def rows() -> list[list[str]]:
     from spikerain.converter.interchange.netx_io import NETX_OPS
     from spikerain.converter.ir.node import OPS
@@ -25,6 +29,8 @@ def rows() -> list[list[str]]:
                 lava = "RingBuffer source (host quantizes)"
             if op == "q_conv2d":
                 lava = "Conv (+ a Segment requantizes, unless it is the identity)"
+            if op in BYO_FAST_ONLY:
+                lava = "not yet (bring-your-own: fast simulator and reference only)"
             kernels = ("yes" if op in REFERENCE else "-", "yes" if op in INT_KERNELS else "-")
         else:
             lava, kernels = "-", ("-", "yes" if op in FLOAT_KERNELS else "-")
