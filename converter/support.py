@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import sys
 
-
 #: quantized ops of the bring-your-own frontend that the Lava backend does not schedule yet
 BYO_FAST_ONLY = ("q_tensor_input", "q_neuron", "q_maxpool2d", "q_reshape", "q_upsample_nearest", "q_depth_to_space")
 

@@ -965,7 +965,14 @@ def _record(gm: fx.GraphModule, example: torch.Tensor) -> dict:
             return r
 
     with torch.no_grad():
-        Rec(gm).run(example)
+        try:
+            Rec(gm).run(example)
+        except Exception as e:  # the module rejects the example: the user's input, said in one line
+            from spikerain.errors import InputError
+
+            msg = str(e).strip().splitlines()[0][:300] if str(e).strip() else type(e).__name__
+            raise InputError(f"the module fails on the example input of shape {tuple(example.shape)}: {msg}",
+                             fix="pass one input exactly as module(x) takes it") from None
     return real
 
 

@@ -33,6 +33,9 @@ def run(args) -> int:
     from spikerain.models.samples import sample_pair
 
     g = load_artifact(args.artifact)
+    if "io" in g.meta:  # converted with --torch or import-nir (docs/bring-your-own.md)
+        raise UsageError("this artifact takes module tensors, whose ops the Lava backend does not schedule yet",
+                         fix="run it with `spikerain simulate ART --input x.npy -o y.npy` (fast simulator)")
     m = size_multiple(g)
     crops = [tuple(c) for c in (args.crop or [(16, 16)])]
     bad = [c for c in crops if c[0] % m or c[1] % m]
