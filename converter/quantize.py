@@ -202,6 +202,8 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
                              frac=e.frac, bits=e.bits)
         elif isinstance(n, ir.MeanT):
             e = _Edge(ins[0].frac, B, "graded")
+            if ins[0].kind != "graded":  # a spike rate: keep fractions (k/T), at the calibrated scale
+                e = graded(n.name)
             new = q.QMeanT(**common, in_frac=ins[0].frac, frac=e.frac, bits=e.bits)
         elif n.op in byo.OPS:
             extra, e, more = byo.quantize_node(n, ins, common, graded, _Edge, cfg)

@@ -137,6 +137,34 @@ class NorseNet(nn.Module):
         return torch.stack(out)
 
 
+class OpsNet(nn.Module):
+    """Plain torch ops around SpikingJelly multi-step neurons: pixel (un)shuffle, nearest upsampling, sigmoid
+    gating (mul), subtraction, adaptive pooling, unbind/stack over time, sum over time."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.sn = neuron.LIFNode(tau=2.0, step_mode="m")
+        self.mix = nn.Conv2d(16, 4, 1)
+        self.gate = nn.Conv2d(4, 4, 1)
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.fc = nn.Linear(16, 3)
+        self.sn2 = neuron.IFNode(step_mode="m")
+
+    def forward(self, x):  # [T, B, 2, 8, 8]
+        T_, B = x.shape[0], x.shape[1]
+        y = self.conv(x.flatten(0, 1)).view(T_, B, 4, 8, 8)
+        s = self.sn(y).flatten(0, 1)
+        u = nn.functional.pixel_unshuffle(s, 2)                      # [TB, 16, 4, 4]
+        z = nn.functional.interpolate(self.mix(u), scale_factor=2)   # nearest back to 8x8
+        g = torch.sigmoid(self.gate(z)) * z - 0.5 * z
+        p = nn.functional.pixel_shuffle(torch.cat([g, g, g, g], dim=1), 2)  # [TB, 4, 16, 16]
+        h = self.pool(p).flatten(1)
+        o = self.sn2(self.fc(h).view(T_, B, 3))
+        steps = o.unbind(0)  # fx cannot iterate a traced tuple: index it
+        return torch.stack([steps[0], steps[1], steps[2], steps[3]]).sum(0)
+
+
 def sinabs_net():
     return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1), sl.IAFSqueeze(batch_size=1), nn.AvgPool2d(2), nn.Flatten(),
@@ -172,6 +200,7 @@ def _models():
     zoo["snntorch_conv"] = (_boost(SnnTorchConv(), 2.5), rnd(1, 1, 8, 8, scale=4.0))
     zoo["snntorch_synaptic"] = (SnnTorchSynaptic(), rnd(T, 1, 10, scale=2.0))
     zoo["norse_sequential_state"] = (NorseNet(), rnd(T, 1, 1, 8, 8, scale=30.0))
+    zoo["torch_ops"] = (_boost(OpsNet(), 2.0), rnd(T, 1, 2, 8, 8, scale=3.0))
     zoo["sinabs"] = (_boost(sinabs_net(), 2.5), rnd(T, 1, 8, 8, scale=3.0))
     return zoo
 
@@ -263,3 +292,16 @@ def test_onnxruntime_matches_library(converted, tmp_path):
     got = from_graph_output(f, y[:, None])
     assert float(np.abs(got - ref).max()) <= 1e-4 * max(1.0, float(np.abs(ref).max())), name
     assert graphs_equal(f, import_onnx(tmp_path / "m.onnx"))
+
+
+def test_python_api_convert_and_simulate():
+    import spikerain
+
+    module, x = ZOO["snntorch_synaptic"]
+    graph = spikerain.convert(module, x, calibration=torch.stack([x, x * 0.8]))
+    assert graph.meta["quantization_summary"]["worst_layers"]
+    y = spikerain.simulate(graph, x)
+    _reset(module)
+    with torch.no_grad():
+        ref = module(x).numpy()
+    assert y.shape == ref.shape and float(np.mean(y == ref)) >= 0.8
