@@ -43,11 +43,11 @@ def quantize_node(n: ir.Node, ins: list, common: dict, graded, edge_cls, cfg) ->
                ir.DepthToSpace: q.QDepthToSpace}[type(n)]
         return [cls(**common, **n.params(), frac=e.frac, bits=e.bits)], e, {}
     if isinstance(n, ir.Neuron):
-        return _neuron(n, ins[0], common, edge_cls, cfg)
+        return _neuron(n, ins[0], common, edge_cls, cfg, graded)
     raise UnsupportedOpError(f"node {n.name}: no quantization rule for op {n.op!r}")
 
 
-def _neuron(n: ir.Neuron, e_in, common: dict, edge_cls, cfg):
+def _neuron(n: ir.Neuron, e_in, common: dict, edge_cls, cfg, graded):
     if n.gain <= 0 or not math.isfinite(n.gain):
         raise UnsupportedOpError(f"neuron {n.name}: gain {n.gain} cannot be folded into the threshold")
     f = e_in.frac
@@ -72,10 +72,12 @@ def _neuron(n: ir.Neuron, e_in, common: dict, edge_cls, cfg):
         bits = cfg.payload_bits if n.multi else 1
         e = edge_cls(0, bits, "graded" if n.multi else "spike")
         return [q.QNeuron(**common, **fields, frac=0, bits=bits)], e, info
-    # emit v: the state is v / gain; one scale node restores v (its frac stays the input's)
-    state = q.QNeuron(**{**common, "name": f"{n.name}.state"}, **fields, frac=f, bits=cfg.payload_bits)
-    val = n.gain
+    # emit v: the state is v / gain at the input's scale, wide (48 bits: a leaky integrator's state grows to
+    # about 1/(1 - leak) times its input); one scale node restores v at the calibrated output scale
+    state = q.QNeuron(**{**common, "name": f"{n.name}.state"}, **fields, frac=f, bits=48)
+    e = graded(n.name)
+    val = n.gain * 2.0 ** (e.frac - f)
     sh = 14 - math.floor(math.log2(abs(val)))
-    out = q.QScale(name=n.name, inputs=(state.name,), mant=int(round(val * 2.0**sh)), shift=sh, frac=f,
-                   bits=cfg.payload_bits)
-    return [state, out], edge_cls(f, cfg.payload_bits, "graded"), info
+    out = q.QScale(name=n.name, inputs=(state.name,), mant=int(round(val * 2.0**sh)), shift=sh, frac=e.frac,
+                   bits=e.bits)
+    return [state, out], e, info

@@ -470,7 +470,6 @@ def is_neuron(m: nn.Module) -> bool:
 
 NEURON_TYPES = {"IFNode", "LIFNode", "ParametricLIFNode", "Leaky", "Synaptic", "LIFCell", "LIFBoxCell", "LICell",
                 "IAF", "IAFSqueeze", "LIF", "LIFSqueeze"}
-_STEP_MODE_PASS = {"Flatten"}  # SpikingJelly layer.* wrappers handled by their torch base class
 
 
 # ---- functions and tensor methods ---------------------------------------------------------------------------
