@@ -79,6 +79,12 @@ def run_torch(args) -> int:
     calib = load_npy(args.calib, "--calib") if args.calib else None
     cfg = QuantConfig(headroom=args.headroom, payload_bits=args.payload_bits)
     fgraph, qgraph, report = convert_module(module, example, calib, cfg=cfg)
+    bad = report["summary"]["layers_with_events"]
+    if args.strict and bad:
+        from spikerain.converter.convert import QuantizationError
+
+        raise QuantizationError(f"--strict: {len(bad)} layer(s) clipped, wrapped or saturated on the calibration "
+                                f"inputs: {', '.join(bad[:5])}", fix="raise --headroom, or drop --strict")
     if args.onnx:
         from spikerain.converter.interchange.onnx_io import export_onnx
 
