@@ -891,7 +891,23 @@ def from_module(module: nn.Module, example: torch.Tensor, *, lead: str = "auto")
                    "output": {"lead": out_value.lead, "feat": list(out_value.feat), "T": int(out_T)}},
             "source": f"{type(module).__module__}.{type(module).__name__}"}
     g = ir.Graph(nodes=b.ctx.nodes, outputs=("output",), input_shape=b.shapes[inp], meta=meta)
+    _check_weights_reach_output(g)
     return ir.validate(g)
+
+
+def _check_weights_reach_output(g: ir.Graph) -> None:
+    """Nothing dropped later either: a node with weights that the output does not depend on (an auxiliary head,
+    a second returned tensor) would be removed by dead-node elimination, so it is refused here."""
+    by, live, stack = g.by_name(), set(), list(g.outputs)
+    while stack:
+        n = stack.pop()
+        if n not in live:
+            live.add(n)
+            stack.extend(by[n].inputs)
+    dead = [n.name for n in g.nodes if n.name not in live and any(a.size for a in n.arrays().values())]
+    if dead:
+        raise UnsupportedOpError(f"layers with weights do not reach the (first) output and would be dropped: "
+                                 f"{dead[:5]}", supported=["return the tensor that uses them first"])
 
 
 def _memo(b: Build, target, args, kwargs, call):

@@ -264,6 +264,23 @@ def test_every_parameter_is_used():
         from_module(Dropped(), torch.rand(1, 4))
 
 
+def test_weights_off_the_output_path_are_refused():
+    from spikerain.converter.frontends.fx_frontend import from_module
+    from spikerain.errors import UnsupportedOpError
+
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(4, 4)
+            self.b = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.a(x), self.b(x)  # the first tensor is the output: b's weights would be lost
+
+    with pytest.raises(UnsupportedOpError, match="'b'"):
+        from_module(TwoHeads(), torch.rand(1, 4))
+
+
 def test_unsupported_module_named_with_path_and_type():
     from spikerain.converter.frontends.fx_frontend import from_module
     from spikerain.errors import UnsupportedOpError
