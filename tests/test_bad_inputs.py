@@ -444,6 +444,17 @@ CASES = [
     C("export {art_flip} --format netx -o {out}/e.net", INPUT, "fails its checksum", "e.net"),
     C("export {art} --format netx -o {art}", USAGE, "same file"),
     C("export {art} --format onnx -o {out}/e.net", USAGE, "invalid choice", "e.net"),
+    C("export {art} --format nir -o {out}/e.net", USAGE, "suffix", "e.net"),
+    # import-nir, convert --torch (bring your own SNN)
+    C("import-nir {out}/missing.nir -o {out}/n.h5 --dt 1e-4", INPUT, "does not exist", "n.h5"),
+    C("import-nir {file} -o {out}/n.h5 --dt 0", USAGE, "--dt 0", "n.h5"),
+    C("import-nir {file} -o {out}/n.png --dt 1e-4", USAGE, "suffix", "n.png"),
+    C("import-nir {file} -o {out}/n.h5 --dt 1e-4 --steps 0", USAGE, "--steps 0", "n.h5"),
+    C("import-nir {file} -o {out}/n.h5 --dt 1e-4", INPUT, "not a readable NIR file", "n.h5"),
+    C("convert --torch {file}:build --example {file} -o {out}/c.h5", INPUT, "not a Python file", "c.h5"),
+    C("convert --torch {out}/nope.py:build --example {file} -o {out}/c.h5", INPUT, "does not exist", "c.h5"),
+    C("convert --example {file} -o {out}/c.h5", USAGE, "go together", "c.h5"),
+    C("convert --torch {file} --example {file} -o {out}/c.h5", USAGE, "FILE.py:FACTORY", "c.h5"),
     # energy
     C("energy --images {img} --size 7 9", USAGE, "at least 16"),
     C("energy --images {img} --size 0 0", USAGE, "at least 16"),

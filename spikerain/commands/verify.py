@@ -39,6 +39,9 @@ def run(args) -> int:
     if not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout}: it must be positive", fix="e.g. --timeout 600")
     g = load_artifact(args.artifact)
+    if "io" in g.meta:  # converted with --torch or import-nir (docs/bring-your-own.md)
+        raise UsageError("this artifact takes module tensors, whose ops the Lava backend does not schedule yet",
+                         fix="run it with `spikerain simulate ART --input x.npy -o y.npy` (fast simulator)")
     m = size_multiple(g)
     bad = [c for c in crops if c[0] % m or c[1] % m]
     if bad:
