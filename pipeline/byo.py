@@ -178,3 +178,41 @@ def load_npy(path: str, what: str) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise InputError(f"{what} {path}: cannot read a .npy array ({e})", fix="save it with numpy.save") from None
+
+
+def verify_module_input(artifact: str, graph: ir.Graph, x, *, conv_model: str = "vectorised",
+                        timeout: float = 1800.0, progress=None) -> dict:
+    """Lava against the fast simulator on one module input (its own layout), as ``verify_crop`` does for images:
+    the output integers, every layer's non-zero count per timestep and the energy counts must be identical."""
+    from spikerain.counting.plan import Accumulator, EnergyPlan
+    from spikerain.energy.sources import _frames
+    from spikerain.hardware.backend import run_lava
+    from spikerain.hardware.fastsim.simulate import Activity, simulate
+    from spikerain.pipeline.verify import compare
+
+    xt = to_graph_input(graph, x)  # [T, 1, C, H, W]
+    plan, acc, act = EnergyPlan.build(graph), Accumulator(), Activity()
+    t0 = time.perf_counter()
+    out = simulate(graph, xt, activity=act, observe=lambda n, v: _frames(plan, n.name, v, acc))
+    fast_s = time.perf_counter() - t0
+    fast_out = out[graph.outputs[0]][:, 0].numpy().astype(np.int64)
+    t0 = time.perf_counter()
+    lava = run_lava(artifact, xt[:, 0].numpy(), conv_model=conv_model, timeout=timeout, progress=progress)
+    wall = time.perf_counter() - t0
+    res = compare(fast_out, act.nonzero, lava.output, lava.counts, [n.name for n in graph.nodes])
+    res["energy_equal"] = plan.finish(acc) == lava.meta.get("energy")
+    res["bit_exact"] = res["bit_exact"] and res["energy_equal"]
+    res.update({"size": list(graph.input_shape), "fast_seconds": round(fast_s, 3), "lava_wall_seconds": round(wall, 2),
+                "lava_seconds": {k: round(v, 3) for k, v in lava.meta["seconds"].items()},
+                "lava_processes": lava.meta["processes"], "lava_steps": lava.meta["steps"],
+                "schedule": lava.meta["schedule"], "conv_model": conv_model})
+    return res
+
+
+def run_lava_module_layout(artifact: str, graph: ir.Graph, x, *, timeout: float = 1800.0, progress=None) -> np.ndarray:
+    """The artifact in Lava (child process) on a module input; dequantized into the module's output layout."""
+    from spikerain.hardware.backend import run_lava
+
+    lava = run_lava(artifact, to_graph_input(graph, x)[:, 0].numpy(), timeout=timeout, progress=progress)
+    q = lava.output[:, None]  # [T, B=1, C, H, W]
+    return from_graph_output(graph, q.astype(np.float64) * 2.0 ** -graph.node(graph.outputs[0]).frac)

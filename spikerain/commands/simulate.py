@@ -445,18 +445,24 @@ def run_module_layout(args, g) -> int:
     if not args.input or not str(args.output or "").endswith(".npy"):
         raise UsageError("this artifact takes a tensor: --input X.npy (the module's input layout) and -o Y.npy",
                          fix=f"spikerain simulate {args.artifact} --input x.npy -o y.npy")
-    if args.backend not in ("auto", "fast"):
-        raise UsageError(f"--backend {args.backend}: module-layout artifacts run in the fast simulator only",
-                         fix="use --backend fast (docs/bring-your-own.md lists what Lava runs)")
+    if args.backend not in ("auto", "fast", "lava"):
+        raise UsageError(f"--backend {args.backend}: module-layout artifacts run in the fast simulator or in Lava",
+                         fix="use --backend fast or --backend lava")
+    backend = "lava" if args.backend == "lava" else "fast"
     t0 = time.perf_counter()
-    y = simulate_module_layout(g, load_npy(args.input, "--input"))
+    if backend == "lava":
+        from spikerain.pipeline.byo import run_lava_module_layout
+
+        y = run_lava_module_layout(args.artifact, g, load_npy(args.input, "--input"), timeout=args.timeout)
+    else:
+        y = simulate_module_layout(g, load_npy(args.input, "--input"))
     with atomic_path(args.output) as tmp:
         with open(tmp, "wb") as f:
             np.save(f, y.astype(np.float32))
     seconds = time.perf_counter() - t0
     if args.json:
-        print_json({"artifact": args.artifact, "input": args.input, "output": args.output, "backend": "fast",
+        print_json({"artifact": args.artifact, "input": args.input, "output": args.output, "backend": backend,
                     "shape": list(y.shape), "seconds": round(seconds, 3)})
     else:
-        print(f"wrote {args.output} {list(y.shape)} with backend fast in {seconds:.2f} s")
+        print(f"wrote {args.output} {list(y.shape)} with backend {backend} in {seconds:.2f} s")
     return 0

@@ -23,9 +23,8 @@ from spikerain.errors import UnsupportedOpError
 
 FLOAT = sorted(op for op in ir.OPS if not op.startswith("q_"))
 QUANT = sorted(op for op in ir.OPS if op.startswith("q_"))
-#: the bring-your-own ops (converter/frontends/fx_frontend.py); the Lava backend does not realise these yet
+#: the bring-your-own ops (converter/frontends/fx_frontend.py)
 BYO = {"tensor_input", "maxpool2d", "reshape", "upsample_nearest", "depth_to_space", "neuron"}
-BYO_LAVA: set[str] = set()
 #: which ops each stage must handle; every other op it must refuse
 EXPECTED = {
     "quantize": set(FLOAT) - {"batchnorm"},  # BatchNorm is folded by a pass first
@@ -33,7 +32,7 @@ EXPECTED = {
     "ONNX export": set(FLOAT),
     "numpy reference": set(QUANT),
     "fast simulator (integer)": set(QUANT),
-    "Lava": set(QUANT) - {f"q_{op}" for op in BYO - BYO_LAVA},
+    "Lava": set(QUANT),
     "mapping": set(QUANT),
     "energy": set(ir.OPS),
     "netx export": {"q_input", "q_repeat_t", "q_conv2d", "q_dense_synapse", "q_lif", "q_delta", "q_sigma_delta",
@@ -89,6 +88,11 @@ def test_bring_your_own_ops_are_registered_with_their_traits():
     assert q.QMaxPool2d(name="p", kernel=3, stride=2).fan_in() == 9
     assert STAGES["mapping"]["q_maxpool2d"] == "host" and STAGES["mapping"]["q_neuron"] == "population"
     assert STAGES["energy"]["q_neuron"].kind == "neuron" and STAGES["energy"]["maxpool2d"].kind == "static"
+    # in Lava: the module input is a source (the host quantizes it), the rest run in Segments
+    assert STAGES["Lava"]["q_tensor_input"].kind == "source"
+    assert all(STAGES["Lava"][f"q_{op}"].kind == "segment" for op in BYO - {"tensor_input"})
+    # the general neuron's state carries every earlier frame: a segment feeds it frames 0..j for output frame j
+    assert q.QNeuron(name="n").mixes_time() and q.QNeuron(name="n").frames_needed(2, 4) == 3
 
 
 def test_dense_synapse_costs_its_real_fan_in_and_weight_bits_consistently_with_energy():

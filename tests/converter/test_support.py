@@ -11,17 +11,11 @@ def test_supported_ops_page_is_current():
     assert DOC.read_text() == markdown(), "regenerate: python -m spikerain.pipeline.support > docs/supported-ops.md"
 
 
-#: quantized ops of the bring-your-own frontend that the Lava backend does not realise yet
-NOT_IN_LAVA = {"`q_tensor_input`", "`q_maxpool2d`", "`q_reshape`", "`q_upsample_nearest`", "`q_depth_to_space`",
-               "`q_neuron`"}
-
-
 def test_every_quantized_op_has_both_kernels_a_lava_process_a_core_cost_and_an_energy_rule():
     # every column is read from a stage registry with no default: "-" is what a missing entry shows
     for op, level, _, _, quant, ref, fast, lava, cost, energy, _, onnx in rows():
         if level == "quantized":
-            assert (ref, fast) == ("yes", "yes") and "-" not in (cost, energy), op
-            assert (lava == "-") == (op in NOT_IN_LAVA), op
+            assert (ref, fast) == ("yes", "yes") and "-" not in (lava, cost, energy), op
             assert (quant, onnx) == ("-", "-"), op
         else:
             assert (fast, onnx) == ("yes", "yes") and energy != "-", op
