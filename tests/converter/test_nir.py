@@ -3,6 +3,8 @@ the library's forward step by step; spikerain's own NIR exports round-trip; what
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -116,7 +118,7 @@ def build():
     return _boost(_Loop(), 2.0)
 
 
-def test_cli_convert_export_import_round_trip(tmp_path):
+def test_cli_convert_export_import_round_trip(tmp_path, capsys):
     """convert --torch -> export --format nir -> import-nir -> export: the second NIR file has the same nodes,
     the same synaptic weights and thresholds within one quantization step; the re-imported artifact (quantized
     afresh from the dequantized float graph) agrees with the original on almost every spike."""
@@ -127,6 +129,10 @@ def test_cli_convert_export_import_round_trip(tmp_path):
     assert main(["convert", "--torch", f"{__file__}:build", "--example", str(tmp_path / "x.npy"), "--calib",
                  str(tmp_path / "c.npy"), "-o", str(a)]) == 0
     assert main(["export", str(a), "--format", "nir", "-o", str(n), "--dt", "1e-3"]) == 0
+    capsys.readouterr()
+    assert main(["map", str(a), "--json"]) == 0  # a module maps at its traced shape, whatever --size says
+    m = json.loads(capsys.readouterr().out)
+    assert m["size"] == m["padded_size"] == [1, 1] and m["cores"] > 0
     assert main(["import-nir", str(n), "-o", str(b), "--dt", "1e-3", "--steps", str(T), "--calib",
                  str(tmp_path / "c.npy")]) == 0
     from spikerain.converter.artifact import load_artifact
