@@ -442,8 +442,11 @@ def run_module_layout(args, g) -> int:
     from spikerain.errors import UsageError
     from spikerain.pipeline.byo import load_npy, simulate_module_layout
 
-    if not args.input or not str(args.output or "").endswith(".npy"):
+    if not str(args.input or "").endswith(".npy") or not str(args.output or "").endswith(".npy"):
         raise UsageError("this artifact takes a tensor: --input X.npy (the module's input layout) and -o Y.npy",
+                         fix=f"spikerain simulate {args.artifact} --input x.npy -o y.npy")
+    if args.record or args.crop or args.tile is not None:
+        raise UsageError("--record, --crop and --tile apply to images and rasters; a module input runs whole",
                          fix=f"spikerain simulate {args.artifact} --input x.npy -o y.npy")
     if args.backend not in ("auto", "fast", "lava"):
         raise UsageError(f"--backend {args.backend}: module-layout artifacts run in the fast simulator or in Lava",

@@ -92,7 +92,7 @@ def run_module_input(args, g) -> int:
     from spikerain.console import progress, progress_enabled
     from spikerain.errors import UsageError, VerificationError
     from spikerain.hardware.backend import step_reporter
-    from spikerain.pipeline.byo import load_npy, verify_module_input
+    from spikerain.pipeline.byo import load_npy, to_graph_input, verify_module_input
 
     if not args.input or not str(args.input).endswith(".npy"):
         raise UsageError("this artifact takes a tensor in the module's layout, not an image",
@@ -101,6 +101,7 @@ def run_module_input(args, g) -> int:
         raise UsageError("--crop and --at cut images; a module input runs whole", fix="leave them out")
     checks.input_file(args.input, "--input")
     x = load_npy(args.input, "--input")
+    to_graph_input(g, x)  # the shape is checked before any work
     log.info("verifying the module input in Lava (Loihi2SimCfg fixed_pt) against the fast simulator")
     with progress("Lava", 1, enabled=progress_enabled(args.quiet > 0)) as advance:
         r = verify_module_input(args.artifact, g, x, conv_model=args.conv_model, timeout=args.timeout,
