@@ -45,6 +45,7 @@ class LavaForm:
 #: quantized op class -> its Lava realisation. Segments run the op's numpy reference kernel.
 LAVA: OpRegistry[LavaForm] = OpRegistry("Lava", what="Lava realisation")
 LAVA.add(q.QInput, LavaForm("source", "RingBuffer source (host quantizes)"))
+LAVA.add(q.QTensorInput, LavaForm("source", "RingBuffer source (host quantizes, one frame per step)"))
 LAVA.add(q.QLIF, LavaForm("neuron", "LIFReset"))
 LAVA.add(q.QDelta, LavaForm("neuron", "Delta"))
 LAVA.add(q.QSigmaDelta, LavaForm("neuron", "SigmaDelta"))
@@ -52,7 +53,8 @@ LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
 LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ a Segment requantizes, unless it is the identity)"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
 for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
-             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch):
+             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
+             q.QMaxPool2d, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace, q.QNeuron):
     LAVA.add(_cls, LavaForm("segment", "Segment (spikerain)"))
 
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
