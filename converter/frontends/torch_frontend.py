@@ -1,6 +1,6 @@
 """PyTorch -> IR: the network's forward traced with torch.fx, its leaf modules through a registry keyed on type.
 
-The tracer (:class:`_SeedTracer`) reads the network's own ``forward`` (direct encoding, skip joins, time mean,
+The tracer (the generic fx frontend's) reads the network's own ``forward`` (direct encoding, skip joins, time mean,
 global residual) and the blocks that only chain modules (``PatchEmbed``, the down/up samplers, ``nn.Sequential``);
 every module type with a converter is a leaf. Each converter is a function
 ``(module, builder, inputs, path) -> output node name``; the blocks whose IR nodes carry authored names (SDEM,
@@ -290,16 +290,6 @@ def _smu(m: SMU, b: Builder, ins, path):
 
 # ---- the network's own forward: traced with torch.fx ------------------------------------------------------------
 
-class _SeedTracer(fx.Tracer):
-    """Every module with a converter is a leaf (containers such as ``nn.Sequential`` are traced through): the
-    network's forward and its plain wiring blocks (``PatchEmbed``, the down/up samplers) are read by the tracer, the
-    blocks whose IR carries authored node names (SDEM, SMU, SRB, FRB, VLIF, the attention blocks, the neurons)
-    are converted whole by their registered converter."""
-
-    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-        return type(m) in CONVERTERS or super().is_leaf_module(m, qualname)
-
-
 #: names of the networks' own functional ops (fx node name -> IR node name): those of the shipped artifacts and
 #: golden data, so the traced network converts to the same IR node for node and the artifact stays byte-identical
 OP_NAMES = {"repeat": "encode", "cat": "skip_level2", "cat_1": "skip_level1", "mean": "decode",
@@ -329,12 +319,16 @@ def _function(b: Builder, n: fx.Node, args, kwargs, image: str) -> str:
 def from_torch(model: nn.Module, input_hw: tuple[int, int] = (32, 32)) -> ir.Graph:
     """Convert a network to a float IR graph for ``[1, C, H, W]`` inputs; validated before it is returned.
 
-    The network's ``forward`` is traced with torch.fx; each leaf module goes through :data:`CONVERTERS`."""
+    The network's ``forward`` is traced by the generic fx frontend's tracer: its leaves are the modules with a
+    converter there (the blocks below are registered into it by ``seed_blocks.py``) and plain ``torch.nn``
+    layers; containers and chaining blocks are traced through. Each leaf goes through :data:`CONVERTERS`."""
     b = Builder()
     channels = getattr(getattr(model, "config", None), "inp_channels", 3)
     img = b.add(ir.Input, "image", [], channels=channels)
+    from spikerain.converter.frontends.fx_frontend import _Tracer  # imported here: fx_frontend imports this module
+
     try:
-        graph = _SeedTracer().trace(model)
+        graph = _Tracer().trace(model)
     except Exception as e:  # noqa: BLE001  (a network fx cannot trace: one line naming why)
         raise UnsupportedOpError(f"torch.fx cannot trace {type(model).__name__}: {type(e).__name__}: "
                                  f"{str(e)[:200]}", supported=supported_types()) from None
