@@ -14,6 +14,7 @@ from torch import nn
 from spikerain.converter import ir
 from spikerain.converter.frontends.fx_frontend import MODULES, from_module
 from spikerain.converter.frontends.torch_frontend import OP_NAMES, from_torch
+from spikerain.errors import UnsupportedOpError
 from spikerain.models import ESDNet, VLIFNet
 from spikerain.models.esdnet import PatchEmbed
 from spikerain.models.vlifnet import SDEM
@@ -86,3 +87,16 @@ def test_a_user_network_of_seed_blocks_converts_through_fx_and_matches_its_forwa
     with torch.no_grad():
         want = model(x).numpy()
     assert np.abs(run_float_module_layout(g, x.numpy()) - want).max() <= 1e-4
+
+
+def test_from_torch_refuses_an_op_of_the_forward_it_has_no_converter_for():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            return self.conv(x).sigmoid()
+
+    with pytest.raises(UnsupportedOpError, match=r"call_method sigmoid \(sigmoid\) in the network's forward"):
+        from_torch(Scaled().eval(), (8, 8))
