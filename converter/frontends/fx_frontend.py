@@ -617,6 +617,22 @@ def _reshape(b, path, real, x, *shape):
                   "flatten/unflatten the features")
 
 
+def _unsqueeze(b, path, real, x, dim):
+    """``x.unsqueeze(0)`` of a static tensor: a one-step time-major series (the IR value is already one step)."""
+    if x.lead != "S" or x.step is not None or dim != 0:
+        raise _refuse(f"unsqueeze({dim})", path, "only unsqueeze(0) of a static input, making a time axis")
+    return Value(x.name, "TB", x.feat)
+
+
+def _repeat(b, path, real, x, *sizes):
+    """``x.repeat(T, 1, ...)`` of a one-step series: the direct encoding, the same input on every step."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if x.lead != "TB" or x.step is not None or b.T(x.name) != 1 or len(sizes) != 2 + len(x.feat) \
+            or any(r != 1 for r in sizes[1:]):
+        raise _refuse(f"repeat{sizes}", path, "only repeat(T, 1, ...) of a one-step series (direct encoding)")
+    return Value(b.add(ir.RepeatT, path, [x.name], T=int(sizes[0])), "TB", x.feat)
+
+
 def _getitem(b, path, real, x, idx):
     if not isinstance(x, Value):
         return x[idx]
@@ -644,7 +660,8 @@ FUNCTIONS[torch.sum] = lambda b, path, real, x, dim=None, keepdim=False, dtype=N
 for _m_, _c_ in [("add", _fn_add), ("add_", _fn_add), ("sub", _fn_sub), ("mul", _fn_mul), ("div", _fn_div),
                  ("flatten", _fn_flatten), ("mean", _time_mean), ("relu", _fn_relu), ("sigmoid", _fn_sigmoid),
                  ("view", _reshape), ("reshape", _reshape), ("unbind", _unbind), ("contiguous", _identity_fn),
-                 ("float", _identity_fn), ("detach", _identity_fn), ("clone", _identity_fn)]:
+                 ("float", _identity_fn), ("detach", _identity_fn), ("clone", _identity_fn),
+                 ("unsqueeze", _unsqueeze), ("repeat", _repeat)]:
     METHODS[_m_] = _c_
 METHODS["sum"] = lambda b, path, real, x, dim=None, keepdim=False, dtype=None: _time_mean(
     b, path, real, x, dim, keepdim, total=True)
@@ -1028,3 +1045,7 @@ def _reset_state(module: nn.Module) -> None:
                 m.reset_hidden()
             except Exception:  # noqa: BLE001  (snnTorch raises for layers without hidden state)
                 pass
+
+
+# spikerain's own blocks (VLIF-Net's, ESDNet's) as leaf converters; imported last: it registers into MODULES
+from spikerain.converter.frontends import seed_blocks as _seed_blocks  # noqa: E402,F401
