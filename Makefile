@@ -17,12 +17,16 @@ all: envs
 
 envs: $(VENV)/.stamp $(LAVA_VENV)/.stamp
 
-# torch is pinned: an unpinned torch pulls a multi-GB CUDA build.
+# torch is pinned: an unpinned torch pulls a multi-GB CUDA build. The SNN libraries below declare torchvision,
+# torchaudio or samna, which would replace that torch: they go in --no-deps; the `interop` extra has what they
+# really import (sinabs declares nir<=1.0.4; it runs with nir 1.0.8, see docs/bring-your-own.md).
+INTEROP_NODEPS := spikingjelly==2.0.0 norse==1.1.0 sinabs==3.1.3
 $(VENV)/.stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev,scaleout]'
+	$(PY) -m pip install -q --no-deps $(INTEROP_NODEPS)
+	$(PY) -m pip install -q -e '.[dev,scaleout,interop]'
 	$(PY) -m pip install -q --no-deps thop==0.1.1.post2209072238 neurobench==2.3.0 snntorch==1.0.0 tqdm
 	touch $@
 

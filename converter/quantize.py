@@ -215,6 +215,9 @@ def _scale(n, ins, common, info, ctx):
 @RULES.register(ir.Concat)
 def _concat(n, ins, common, info, ctx):
     f = min(i.frac for i in ins)
+    if any(i.kind == "graded" for i in ins) and any(i.kind != "graded" for i in ins):
+        # spikes beside graded values: spikes shift up exactly, so keep the graded inputs' precision
+        f = min([i.frac for i in ins if i.kind == "graded"] + [ctx.cfg.payload_bits - 2])
     bits = max(i.bits for i in ins) if all(i.kind != "graded" for i in ins) else ctx.cfg.payload_bits
     e = _Edge(f, bits, "graded")
     return q.QConcat(**common, fracs=tuple(i.frac for i in ins), frac=f, bits=e.bits), e
@@ -237,6 +240,8 @@ def _sigmoid(n, ins, common, info, ctx):
 @RULES.register(ir.MeanT)
 def _mean_t(n, ins, common, info, ctx):
     e = _Edge(ins[0].frac, ctx.cfg.payload_bits, "graded")
+    if ins[0].kind != "graded":  # a spike rate: keep fractions (k/T), at the calibrated scale
+        e = ctx.graded(n.name)
     return q.QMeanT(**common, in_frac=ins[0].frac, frac=e.frac, bits=e.bits), e
 
 
@@ -259,6 +264,9 @@ def quantize(graph: ir.Graph, max_abs: dict[str, float], cfg: QuantConfig | None
     qg = ir.Graph(nodes=ctx.nodes, outputs=graph.outputs, input_shape=graph.input_shape, meta=meta)
     return ir.validate(qg), {"config": cfg.to_dict(), "layers": ctx.layers}
 
+
+# the bring-your-own ops' rules live in their own module and register into RULES here (after RULES exists)
+from spikerain.converter import quantize_byo  # noqa: E402,F401
 
 #: the float ops :func:`quantize` handles (the keys of :data:`RULES`)
 SUPPORTED = RULES.ops()

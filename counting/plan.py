@@ -147,7 +147,7 @@ class EnergyPlan:
                 continue
             out = int(np.prod(shapes[n.name]))
             ins = sum(int(np.prod(shapes[i])) for i in n.inputs)
-            ops = ins if op in ("reduce", "mean_t") else out
+            ops = ins if op in ("reduce", "mean_t") else out * n.fan_in()  # max pooling: a window per output
             (host if n.placement == "host" else other)[n.name] = {"op": op, "ops": ops}
         return {"synapses": syn, "neurons": neurons, "host": host, "other": other}
 
@@ -238,11 +238,12 @@ for _classes, _counted in (
     ((ir.Upsample2x, q.QUpsample2x), Counted("synapse", _upsample_geometry)),
     ((ir.TemporalConv, q.QTemporalConv), Counted("synapse", _temporal_geometry)),
     ((ir.Dense, q.QDense, q.QDenseSynapse), Counted("synapse", _dense_geometry)),
-    ((ir.LIF, ir.NILIF, q.QLIF, q.QNILIF, q.QDelta, q.QSigmaDelta, q.QSigma), Counted("neuron")),
+    ((ir.LIF, ir.NILIF, ir.Neuron, q.QLIF, q.QNILIF, q.QDelta, q.QSigmaDelta, q.QSigma, q.QNeuron), Counted("neuron")),
     ((ir.Input, ir.Output, ir.RepeatT, ir.PatchToTime, ir.TimeToPatch, ir.Concat, q.QInput, q.QOutput, q.QRepeatT,
-      q.QPatchToTime, q.QTimeToPatch, q.QConcat), Counted("routing")),
+      q.QPatchToTime, q.QTimeToPatch, q.QConcat, ir.TensorInput, ir.Reshape, ir.Upsample, ir.DepthToSpace,
+      q.QTensorInput, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace), Counted("routing")),
     ((ir.Add, ir.Sub, ir.Mul, ir.Scale, ir.ReLU, ir.BatchNorm, ir.Reduce, ir.Sigmoid, ir.MeanT, q.QAdd, q.QMul,
-      q.QScale, q.QReLU, q.QReduce, q.QSigmoid, q.QMeanT), Counted("static")),
+      q.QScale, q.QReLU, q.QReduce, q.QSigmoid, q.QMeanT, ir.MaxPool2d, q.QMaxPool2d), Counted("static")),
 ):
     for _cls in _classes:
         COUNTING.add(_cls, _counted)
@@ -255,7 +256,7 @@ def _kind_ops(kind: str) -> set[str]:
 SYNAPSES = _kind_ops("synapse")
 NEURONS = _kind_ops("neuron")
 ROUTING = _kind_ops("routing")
-HOST = {"reduce", "sigmoid", "mul", "mean_t"}  # static ops that run on the host (by placement)
+HOST = {"reduce", "sigmoid", "mul", "mean_t", "maxpool2d"}  # static ops that run on the host (by placement)
 
 
 def add_records(a: dict | None, b: dict) -> dict:

@@ -42,10 +42,11 @@ from spikerain.hardware.constraints import CoreConstraints
 #: synapses of the op's fan-in, whose weights take synapse memory)
 COST: OpRegistry[str] = OpRegistry("mapping", what="core cost model")
 for _kind, _classes in (
-    ("routing", (q.QInput, q.QOutput, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch, q.QConcat)),
-    ("host", (q.QDense, q.QMul, q.QReduce, q.QSigmoid, q.QMeanT)),
+    ("routing", (q.QInput, q.QOutput, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch, q.QConcat, q.QTensorInput,
+                 q.QReshape, q.QUpsampleNearest, q.QDepthToSpace)),
+    ("host", (q.QDense, q.QMul, q.QReduce, q.QSigmoid, q.QMeanT, q.QMaxPool2d)),
     ("synapse", (q.QConv2d, q.QTemporalConv, q.QUpsample2x, q.QDenseSynapse)),
-    ("population", (q.QLIF, q.QNILIF, q.QAdd, q.QScale, q.QReLU, q.QDelta, q.QSigmaDelta, q.QSigma)),
+    ("population", (q.QLIF, q.QNILIF, q.QAdd, q.QScale, q.QReLU, q.QDelta, q.QSigmaDelta, q.QSigma, q.QNeuron)),
 ):
     for _cls in _classes:
         COST.add(_cls, _kind)

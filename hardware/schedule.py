@@ -49,6 +49,7 @@ class LavaForm:
 #: reference kernel.
 LAVA: OpRegistry[LavaForm] = OpRegistry("Lava", what="Lava realisation")
 LAVA.add(q.QInput, LavaForm("source", "RingBuffer source (host quantizes)"))
+LAVA.add(q.QTensorInput, LavaForm("source", "RingBuffer source (host quantizes, one frame per step)"))
 LAVA.add(q.QLIF, LavaForm("neuron", "LIFReset"))
 LAVA.add(q.QDelta, LavaForm("neuron", "Delta"))
 LAVA.add(q.QSigmaDelta, LavaForm("neuron", "SigmaDelta"))
@@ -56,7 +57,8 @@ LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
 LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ the ChipSegment requantizes, unless it is the identity)"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
 for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
-             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch):
+             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
+             q.QMaxPool2d, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace, q.QNeuron):
     # one segment per placement: never host and on-chip nodes in one process (hardware/realisation.py)
     LAVA.add(_cls, LavaForm("segment", "HostSegment (spikerain, host)" if _cls.placement == "host"
                             else "ChipSegment (spikerain, custom)"))

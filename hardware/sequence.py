@@ -25,8 +25,10 @@ RECORD_FORMAT = "spikerain-neuron-record"
 
 def fixed_input(graph: ir.Graph) -> bool:
     """Whether the graph runs only at its own input size: a dense synapse fixes it, and netx networks are made
-    for their input shape (deraining models take any size, padded to their size multiple)."""
-    return any(n.op == "q_dense_synapse" for n in graph.nodes) or graph.meta.get("source") == "netx"
+    for their input shape, as are modules traced from their example input (``convert --torch``, ``import-nir``);
+    deraining models take any size, padded to their size multiple."""
+    return (any(n.op == "q_dense_synapse" for n in graph.nodes) or graph.meta.get("source") == "netx"
+            or graph.nodes[0].op == "q_tensor_input")
 
 
 def repeat_node(graph: ir.Graph) -> ir.Node:

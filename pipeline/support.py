@@ -69,7 +69,8 @@ def markdown() -> str:
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows()]
     lines += ["", "## PyTorch modules the frontend converts", "",
-              "Any other module type is refused with an error naming it (`UnsupportedOpError`).", ""]
+              "The network's forward and the modules that only chain these are traced with torch.fx; any other "
+              "module type or op is refused with an error naming it (`UnsupportedOpError`).", ""]
     lines += [f"- `{t}`" for t in frontend_modules()]
     return "\n".join(lines) + "\n"
 

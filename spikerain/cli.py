@@ -20,7 +20,7 @@ from spikerain.console import setup_logging
 from spikerain.errors import EXIT_CODES, INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, OutputError, ToolchainError, UsageError
 
 COMMANDS = ["demo", "derain", "data", "train", "eval", "convert", "inspect", "simulate", "verify", "map",
-            "import-netx", "export", "energy", "doctor"]
+            "import-netx", "export", "energy", "doctor", "import-nir"]
 
 log = logging.getLogger("spikerain")
 

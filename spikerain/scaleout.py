@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from spikerain.errors import EnvironmentMissingError, ToolchainError, UsageError
+from spikerain.errors import EnvironmentMissingError, ToolchainError, UnitError, UsageError, one_line
 
 log = logging.getLogger("spikerain")
 
@@ -60,27 +60,6 @@ class Unit:
 
     name: str
     payload: Any
-
-
-class UnitError(ToolchainError):
-    """A unit failed; carries the exit code of the original error (3 for anything that is not spikerain's)."""
-
-    def __init__(self, unit: str, cause: BaseException, others: Sequence[str] = ()):
-        self.unit = unit
-        self.cause = cause
-        self.exit_code = cause.exit_code if isinstance(cause, ToolchainError) else 3
-        text = one_line(cause)
-        more = f" ({len(others)} more failed: {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})"
-        super().__init__(f"{unit}: {text}{more if others else ''}")
-
-
-def one_line(e: BaseException) -> str:
-    """An error as one line: its first line, and the last one when it spans several (a child's traceback)."""
-    lines = [ln.strip() for ln in str(e).strip().splitlines() if ln.strip()]
-    prefix = "" if isinstance(e, ToolchainError) else f"{type(e).__name__}: "
-    if not lines:
-        return prefix.rstrip(": ") or type(e).__name__
-    return prefix + (lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}")
 
 
 class Engine:

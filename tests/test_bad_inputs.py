@@ -159,6 +159,17 @@ def f(tmp_path_factory) -> Files:
         p[name.replace(".", "_")] = d / name
     p["pwned"] = d / "PWNED"
 
+    # a module artifact (convert --torch: the snnTorch loop of tests/converter/test_nir.py) and inputs for it
+    from spikerain.pipeline.byo import convert_module
+    from tests.converter.test_nir import T, build
+
+    x = np.random.default_rng(0).random((T, 1, 6)).astype(np.float32)
+    save_artifact(d / "module_art.h5", convert_module(build(), x)[1])
+    p["mod_art"] = d / "module_art.h5"
+    p["mod_x"], p["mod_bad_x"] = d / "mod_x.npy", d / "mod_bad_x.npy"
+    np.save(p["mod_x"], x)
+    np.save(p["mod_bad_x"], x[:, :, :4])
+
     # netx files and a netx-imported artifact
     p["netx"] = write_netx(d / "good.net", good_netx_layers())
     g = import_netx(p["netx"])
@@ -444,6 +455,26 @@ CASES = [
     C("export {art_flip} --format netx -o {out}/e.net", INPUT, "fails its checksum", "e.net"),
     C("export {art} --format netx -o {art}", USAGE, "same file"),
     C("export {art} --format onnx -o {out}/e.net", USAGE, "invalid choice", "e.net"),
+    C("export {art} --format nir -o {out}/e.net", USAGE, "suffix", "e.net"),
+    # import-nir, convert --torch (bring your own SNN)
+    C("import-nir {out}/missing.nir -o {out}/n.h5 --dt 1e-4", INPUT, "does not exist", "n.h5"),
+    C("import-nir {file} -o {out}/n.h5 --dt 0", USAGE, "--dt 0", "n.h5"),
+    C("import-nir {file} -o {out}/n.png --dt 1e-4", USAGE, "suffix", "n.png"),
+    C("import-nir {file} -o {out}/n.h5 --dt 1e-4 --steps 0", USAGE, "--steps 0", "n.h5"),
+    C("import-nir {file} -o {out}/n.h5 --dt 1e-4", INPUT, "not a readable NIR file", "n.h5"),
+    C("convert --torch {file}:build --example {file} -o {out}/c.h5", INPUT, "not a Python file", "c.h5"),
+    C("convert --torch {out}/nope.py:build --example {file} -o {out}/c.h5", INPUT, "does not exist", "c.h5"),
+    C("convert --example {file} -o {out}/c.h5", USAGE, "go together", "c.h5"),
+    C("simulate {mod_art} --input {img} -o {out}/y.npy", USAGE, "takes a tensor", "y.npy"),
+    C("simulate {mod_art} --input {mod_x} -o {out}/y.npy --record {out}/r.h5", USAGE, "a module input runs whole",
+      "y.npy", "r.h5"),
+    C("simulate {mod_art} --input {mod_bad_x} -o {out}/y.npy", INPUT, "does not fit", "y.npy"),
+    C("simulate {mod_art} --input {mod_x} -o {out}/y.npy --backend loihi2", USAGE, "fast simulator or in Lava",
+      "y.npy"),
+    C("verify {mod_art} --input {img}", USAGE, "not an image"),
+    C("verify {mod_art} --input {mod_x} --crop 8 8", USAGE, "a module input runs whole"),
+    C("verify {mod_art} --input {mod_bad_x}", INPUT, "does not fit"),
+    C("convert --torch {file} --example {file} -o {out}/c.h5", USAGE, "FILE.py:FACTORY", "c.h5"),
     # energy
     C("energy --images {img} --size 7 9", USAGE, "at least 16"),
     C("energy --images {img} --size 0 0", USAGE, "at least 16"),

@@ -1,7 +1,11 @@
-"""PyTorch -> IR through a registry keyed on module type.
+"""PyTorch -> IR: the network's forward traced with torch.fx, its leaf modules through a registry keyed on type.
 
-Each converter is a function ``(module, builder, inputs, path) -> output node name``; composite blocks (SDEM,
-SMU, SRB, FRB, the networks) wire their children explicitly, leaves emit IR nodes. A module type with no
+The tracer (the generic fx frontend's) reads the network's own ``forward`` (direct encoding, skip joins, time mean,
+global residual) and the blocks that only chain modules (``PatchEmbed``, the down/up samplers, ``nn.Sequential``);
+every module type with a converter is a leaf. Each converter is a function
+``(module, builder, inputs, path) -> output node name``; the blocks whose IR nodes carry authored names (SDEM,
+SMU, SRB, FRB, VLIF, the attention blocks) wire their children explicitly, leaves emit IR nodes. The same
+converters are the seed blocks' leaf converters in the generic fx frontend (``seed_blocks.py``). A module type with no
 converter raises :class:`~spikerain.errors.UnsupportedOpError` naming its path and the supported types, and
 after conversion every module that owns parameters or buffers must have been visited, so nothing is dropped
 silently.
@@ -14,16 +18,17 @@ hooks only exact ``torch.nn`` types, so these are the only operations their coun
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.fx as fx
 from torch import nn
 
 from spikerain.converter import ir
 from spikerain.errors import UnsupportedOpError
-from spikerain.models.esdnet import DownSampling, ESDNet, FeatureRefinementBlock, PatchEmbed, SpikingResidualBlock
-from spikerain.models.esdnet import UpSampling as ESDUp
+from spikerain.models.esdnet import FeatureRefinementBlock, SpikingResidualBlock
 from spikerain.models.layers import (
     MultiDimensionalAttention,
     SeqConv2d,
@@ -32,7 +37,7 @@ from spikerain.models.layers import (
     TimeAttention,
 )
 from spikerain.models.neurons import LIF, NILIF
-from spikerain.models.vlifnet import SDEM, SMU, VLIF, VLIFDown, VLIFNet, VLIFUp
+from spikerain.models.vlifnet import SDEM, SMU, VLIF
 
 Converter = Callable[[nn.Module, "Builder", list[str], str], str]
 CONVERTERS: dict[type, Converter] = {}
@@ -208,11 +213,6 @@ def _mda(m: MultiDimensionalAttention, b: Builder, ins, path):
 
 # ---- blocks -------------------------------------------------------------------------------------------------
 
-@converter(PatchEmbed)
-def _patch_embed(m, b: Builder, ins, path):
-    return b.child(m, "proj", ins, path)
-
-
 @converter(SpikingResidualBlock)
 def _srb(m: SpikingResidualBlock, b: Builder, ins, path):
     x = ins[0]
@@ -221,17 +221,6 @@ def _srb(m: SpikingResidualBlock, b: Builder, ins, path):
     y = b.add(ir.Add, f"{path}.sum", [r, sc])
     a = b.child(m, "attn", [y], path)
     return b.add(ir.Add, f"{path}.residual_add", [a, x])
-
-
-@converter(DownSampling)
-def _down(m, b: Builder, ins, path):
-    return b.child(m, "maxpool_conv", ins, path)
-
-
-@converter(ESDUp)
-def _esd_up(m, b: Builder, ins, path):
-    x = b.child(m, "upsample", ins, path)
-    return b.child(m, "up", [x], path)
 
 
 @converter(FeatureRefinementBlock)
@@ -299,69 +288,67 @@ def _smu(m: SMU, b: Builder, ins, path):
     return b.child(m, "final_attn", [b.add(ir.Add, f"{path}.skip_add", [u, y])], path)
 
 
-@converter(VLIFDown)
-def _vdown(m, b: Builder, ins, path):
-    return b.child(m, "bn", [b.child(m, "conv", [b.child(m, "lif", ins, path)], path)], path)
+# ---- the network's own forward: traced with torch.fx ------------------------------------------------------------
+
+#: names of the networks' own functional ops (fx node name -> IR node name): those of the shipped artifacts and
+#: golden data, so the traced network converts to the same IR node for node and the artifact stays byte-identical
+OP_NAMES = {"repeat": "encode", "cat": "skip_level2", "cat_1": "skip_level1", "mean": "decode",
+            "add": "global_residual", "output": "out"}
 
 
-@converter(VLIFUp)
-def _vup(m, b: Builder, ins, path):
-    x = b.child(m, "upsample", ins, path)
-    return b.child(m, "bn", [b.child(m, "conv", [b.child(m, "lif", [x], path)], path)], path)
-
-
-def _decode(m, b: Builder, x: str, img: str) -> str:
-    y = b.add(ir.MeanT, "decode", [x])
-    if isinstance(m, ESDNet):
-        y = b.child(m, "refinement", [y], "")
-    y = b.child(m, "output", [y], "")
-    out = b.add(ir.Add, "global_residual", [y, img])
-    return b.add(ir.Output, "out", [out])
-
-
-def _encoder(m, b: Builder, img: str) -> tuple[str, str, str]:
-    """Shared by both networks: direct encoding, three encoder levels and the level-3 decoder."""
-    x = b.add(ir.RepeatT, "encode", [img], T=m.T)
-    e1 = b.child(m, "encoder_level1", [b.child(m, "patch_embed", [x], "")], "")
-    e2 = b.child(m, "encoder_level2", [b.child(m, "down1_2", [e1], "")], "")
-    e3 = b.child(m, "encoder_level3", [b.child(m, "down2_3", [e2], "")], "")
-    return e1, e2, b.child(m, "decoder_level3", [e3], "")
-
-
-def _chain(m, b: Builder, x: str, *names: str) -> str:
-    for name in names:
-        x = b.child(m, name, [x], "")
-    return x
-
-
-@converter(VLIFNet)
-def _vlifnet(m: VLIFNet, b: Builder, ins, path):
-    e1, e2, d3 = _encoder(m, b, ins[0])
-    c2 = b.add(ir.Concat, "skip_level2", [b.child(m, "up3_2", [d3], ""), e2])
-    d2 = _chain(m, b, c2, "lif_level2", "reduce_conv_level2", "reduce_bn_level2", "decoder_level2")
-    c1 = b.add(ir.Concat, "skip_level1", [b.child(m, "up2_1", [d2], ""), e1])
-    d1 = _chain(m, b, c1, "lif_level1", "reduce_conv_level1", "reduce_bn_level1", "decoder_level1",
-                "additional_sunet_level1")
-    if m.refinement_blocks is not None:
-        d1 = b.child(m, "refinement_blocks", [d1], "")
-    return _decode(m, b, d1, ins[0])
-
-
-@converter(ESDNet)
-def _esdnet(m: ESDNet, b: Builder, ins, path):
-    e1, e2, d3 = _encoder(m, b, ins[0])
-    c2 = b.add(ir.Concat, "skip_level2", [b.child(m, "up3_2", [d3], ""), e2])
-    d2 = _chain(m, b, c2, "reduce_chan_level2", "decoder_level2")
-    c1 = b.add(ir.Concat, "skip_level1", [b.child(m, "up2_1", [d2], ""), e1])
-    return _decode(m, b, b.child(m, "decoder_level1", [c1], ""), ins[0])
+def _function(b: Builder, n: fx.Node, args, kwargs, image: str) -> str:
+    """The tensor ops a network's forward applies between blocks: the direct encoding (``unsqueeze(0)`` then
+    ``repeat(T, 1, ...)``), skip joins (``cat`` over channels), the decoding (``mean(0)`` over time) and adds."""
+    name = OP_NAMES.get(n.name, n.name)
+    if n.op == "call_method" and n.target == "unsqueeze" and args[1:] == (0,) and args[0] == image:
+        return args[0]  # the image node is already one step: [1, C, H, W]
+    if n.op == "call_method" and n.target == "repeat" and all(r == 1 for r in args[2:]) and isinstance(args[1], int):
+        return b.add(ir.RepeatT, name, [args[0]], T=args[1])
+    if n.target is torch.cat and kwargs.get("dim", args[1] if len(args) > 1 else 0) == 2:
+        return b.add(ir.Concat, name, list(args[0]))
+    if n.op == "call_method" and n.target == "mean" and args[1:] == (0,) and not kwargs:
+        return b.add(ir.MeanT, name, [args[0]])
+    if n.target in (operator.add, torch.add) and len(args) == 2 and not kwargs \
+            and all(isinstance(a, str) for a in args):
+        return b.add(ir.Add, name, list(args))
+    what = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", str(n.target))
+    raise UnsupportedOpError(f"no converter for {n.op} {what} ({n.name}) in the network's forward",
+                             supported=supported_types(), path=n.name)
 
 
 def from_torch(model: nn.Module, input_hw: tuple[int, int] = (32, 32)) -> ir.Graph:
-    """Convert a network to a float IR graph for ``[1, C, H, W]`` inputs; validated before it is returned."""
+    """Convert a network to a float IR graph for ``[1, C, H, W]`` inputs; validated before it is returned.
+
+    The network's ``forward`` is traced by the generic fx frontend's tracer: its leaves are the modules with a
+    converter there (the blocks below are registered into it by ``seed_blocks.py``) and plain ``torch.nn``
+    layers; containers and chaining blocks are traced through. Each leaf goes through :data:`CONVERTERS`."""
     b = Builder()
     channels = getattr(getattr(model, "config", None), "inp_channels", 3)
     img = b.add(ir.Input, "image", [], channels=channels)
-    b.convert(model, [img], "")
+    from spikerain.converter.frontends.fx_frontend import _Tracer  # imported here: fx_frontend imports this module
+
+    try:
+        graph = _Tracer().trace(model)
+    except Exception as e:  # noqa: BLE001  (a network fx cannot trace: one line naming why)
+        raise UnsupportedOpError(f"torch.fx cannot trace {type(model).__name__}: {type(e).__name__}: "
+                                 f"{str(e)[:200]}", supported=supported_types()) from None
+    env: dict[fx.Node, object] = {}
+    for n in graph.nodes:
+        args, kwargs = fx.node.map_arg((n.args, n.kwargs), lambda a: env[a])
+        if n.op == "placeholder":
+            if env:
+                raise UnsupportedOpError(f"{type(model).__name__}.forward takes more than the image",
+                                         supported=supported_types())
+            env[n] = img
+        elif n.op == "call_module":
+            env[n] = b.convert(model.get_submodule(n.target), list(args), n.target)
+        elif n.op == "output":
+            b.add(ir.Output, OP_NAMES["output"], [args[0]])
+        elif n.op in ("call_function", "call_method"):
+            env[n] = _function(b, n, args, kwargs, img)
+        else:  # get_attr: a tensor of the network used outside any module
+            raise UnsupportedOpError(f"{type(model).__name__}.forward reads {n.target} outside a module",
+                                     supported=supported_types(), path=str(n.target))
     skipped = [name or "<root>" for name, mod in model.named_modules()
                if id(mod) not in b.visited
                and (any(True for _ in mod.parameters(recurse=False)) or any(True for _ in mod.buffers(recurse=False)))]

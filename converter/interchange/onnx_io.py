@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from spikerain.converter import ir
 from spikerain.converter.ir.registry import OpRegistry
+from spikerain.converter.ir.synapse import pair
 from spikerain.errors import InputError, UnsupportedOpError
 
 OPSET = 17
@@ -153,7 +154,8 @@ def _x_repeat(e, n, last):
 @EXPORT.register(ir.Conv2d)
 def _x_conv(e, n, last):
     ins = [n.inputs[0], e.array(n, "weight")] + ([e.array(n, "bias")] if n.bias.size else [])
-    last("Conv", ins, strides=[n.stride] * 2, pads=[n.padding] * 4)
+    (ph, pw) = pair(n.padding)
+    last("Conv", ins, strides=list(pair(n.stride)), pads=[ph, pw, ph, pw])
 
 
 @EXPORT.register(ir.BatchNorm)
@@ -236,6 +238,41 @@ def _x_concat(e, n, last):
     last("Concat", list(n.inputs), axis=1)
 
 
+@EXPORT.register(ir.TensorInput)
+def _x_tensor_input(e, n, last):
+    return
+
+
+@EXPORT.register(ir.MaxPool2d)
+def _x_maxpool(e, n, last):
+    last("MaxPool", list(n.inputs), kernel_shape=[n.kernel] * 2, strides=[n.stride] * 2, pads=[n.padding] * 4)
+
+
+@EXPORT.register(ir.Reshape)
+def _x_reshape(e, n, last):
+    last("Reshape", [n.inputs[0], e.const(n.name, [e.g.shapes[n.inputs[0]][0], *n.shape], np.int64)])
+
+
+@EXPORT.register(ir.Upsample)
+def _x_upsample_nearest(e, n, last):
+    last("Resize", [n.inputs[0], "", e.const(n.name, [1, 1, n.factor, n.factor])], mode="nearest",
+         coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+
+
+@EXPORT.register(ir.DepthToSpace)
+def _x_d2s(e, n, last):
+    last("DepthToSpace", list(n.inputs), blocksize=n.r, mode="CRD")
+
+
+@EXPORT.register(ir.Neuron)
+def _x_general_neuron(e, n, last):
+    from spikerain.converter.interchange.onnx_neuron import neuron_function
+
+    fname = "Neuron_" + "".join(c if c.isalnum() else "_" for c in n.name)
+    e.functions.setdefault(fname, neuron_function(fname, e.g.shapes[n.inputs[0]][0], n, DOMAIN, OPSET))
+    e.nodes.append(helper.make_node(fname, list(n.inputs), [n.name], domain=DOMAIN, doc_string=_tag(n)))
+
+
 _SIMPLE = {ir.Add: "Add", ir.Sub: "Sub", ir.Mul: "Mul", ir.Sigmoid: "Sigmoid", ir.ReLU: "Relu"}
 
 
@@ -258,7 +295,7 @@ def export_onnx(graph: ir.Graph, path=None) -> onnx.ModelProto:
     g_in = helper.make_tensor_value_info(inp.name, TensorProto.FLOAT, list(graph.input_shape))
     outs = [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(graph.shapes[o])) for o in graph.outputs]
     g = helper.make_graph(e.nodes, "spikerain", [g_in], outs, initializer=e.inits,
-                          doc_string=TAG + json.dumps({"meta": graph.meta, "input": inp.name,
+                          doc_string=TAG + json.dumps({"meta": graph.meta, "input": inp.name, "input_op": inp.op,
                                                        "channels": getattr(inp, "channels", 3)}))
     model = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, 1)],
                               functions=list(e.functions.values()), producer_name="spikerain")
@@ -285,7 +322,7 @@ def import_onnx(source) -> ir.Graph:
     head = json.loads(g.doc_string[len(TAG):])
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     shape = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
-    nodes: list[ir.Node] = [ir.Input(name=head["input"], channels=head["channels"])]
+    nodes: list[ir.Node] = [ir.op_class(head.get("input_op", "input"))(name=head["input"], channels=head["channels"])]
     for pn in g.node:
         if not pn.doc_string.startswith(TAG):
             continue

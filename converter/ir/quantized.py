@@ -415,3 +415,109 @@ class QSigma(QNode):
 
     op = "q_sigma"
     role = "neuron"
+
+
+# ---- bring-your-own SNNs (converter/frontends/fx_frontend.py) -------------------------------------------------
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QTensorInput(QNode):
+    """A module's input ``[T, B, C, H, W]`` (float) -> q = round_half_even(x * 2**frac), clipped to the signed
+    ``bits`` payload."""
+
+    channels: int = 1
+    op = "q_tensor_input"
+    role = "routing"
+    arity = 0
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        raise ValueError("the input shape is given, not inferred")
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QMaxPool2d(QNode):
+    """Per-step max over windows (padding never wins: it is the most negative integer)."""
+
+    kernel: int = 2
+    stride: int = 2
+    padding: int = 0
+    op = "q_maxpool2d"
+    role = "host"  # a max over a window: comparisons, which neurocores do not do
+    placement = "host"
+
+    def fan_in(self) -> int:
+        return self.kernel * self.kernel
+
+    def out_shape(self, x: Shape) -> Shape:
+        T, C, H, W = x
+        k, s, p = self.kernel, self.stride, self.padding
+        return (T, C, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QReshape(QNode):
+    shape: tuple[int, int, int] = (1, 1, 1)
+    op = "q_reshape"
+    role = "routing"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (x[0], *self.shape)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QUpsampleNearest(QNode):
+    factor: int = 2
+    op = "q_upsample_nearest"
+    role = "routing"  # every value sent to factor**2 places: fan-out, no arithmetic
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (x[0], x[1], x[2] * self.factor, x[3] * self.factor)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QDepthToSpace(QNode):
+    r: int = 2
+    op = "q_depth_to_space"
+    role = "routing"
+
+    def out_shape(self, x: Shape) -> Shape:
+        return (x[0], x[1] // (self.r * self.r), x[2] * self.r, x[3] * self.r)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class QNeuron(QNode):
+    """The general neuron (``ir.Neuron``) in integers: state and thresholds in units 2**-in_frac of v / gain.
+    Per step: i = rshift_round(i * syn_mant, 12) + x (syn_mant < 0: i = x); c = i (or last step's i if
+    current_lag); h = v_rest + rshift_round((v - v_rest) * leak_mant, 12) + c - carry; s = h > th (strict) or
+    h >= th, or floor(h / th) where h >= th (multi); reset as the float node; v = max(v, min_v) if has_min_v.
+    Output s (frac 0) or v (frac in_frac)."""
+
+    in_frac: int = 0
+    leak_mant: int = 4096
+    v_rest: int = 0
+    threshold: int = 1
+    strict: bool = False
+    reset: str = "zero"
+    v_reset: int = 0
+    reset_next: bool = False
+    multi: bool = False
+    has_min_v: bool = False
+    min_v: int = 0
+    syn_mant: int = -1
+    current_lag: bool = False
+    emit: str = "spike"
+    op = "q_neuron"
+    role = "neuron"
+    time_mixing = True  # its state carries every earlier frame
+
+    def frames_needed(self, j: int, t_in: int) -> int:
+        return j + 1

@@ -204,3 +204,89 @@ class RepeatT(Node):
 
     def frames_needed(self, j: int, t_in: int) -> int:
         return 1
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class TensorInput(Node):
+    """A module's input tensor, already in the IR's ``[T, C, H, W]`` layout (T = 1 for a static input; vectors
+    as ``[T, N, 1, 1]``); the graph's ``meta["io"]`` says how the module's own layout maps onto it."""
+
+    channels: int = 1
+    op = "tensor_input"
+    role = "routing"
+    arity = 0
+
+    def out_shape(self, *ins: Shape) -> Shape:
+        raise ValueError("the input shape is given, not inferred")
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class MaxPool2d(Node):
+    """Per-step max pooling, ``kernel`` x ``kernel`` windows, ``stride``, zero ``padding`` (never chosen: pads
+    are -inf as in torch)."""
+
+    kernel: int = 2
+    stride: int = 2
+    padding: int = 0
+    op = "maxpool2d"
+    role = "host"  # a max over a window: comparisons, which neurocores do not do
+    placement = "host"
+
+    def fan_in(self) -> int:
+        return self.kernel * self.kernel
+
+    def out_shape(self, x: Shape) -> Shape:
+        T, C, H, W = x
+        k, s, p = self.kernel, self.stride, self.padding
+        return (T, C, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Reshape(Node):
+    """Per-step reshape of ``[C, H, W]`` to ``shape`` (flatten before a dense head, and back); T is untouched."""
+
+    shape: tuple[int, int, int] = (1, 1, 1)
+    op = "reshape"
+    role = "routing"
+
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
+
+    def out_shape(self, x: Shape) -> Shape:
+        if x[1] * x[2] * x[3] != self.shape[0] * self.shape[1] * self.shape[2]:
+            raise ValueError(f"cannot reshape {x[1:]} to {self.shape}")
+        return (x[0], *self.shape)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Upsample(Node):
+    """Nearest-neighbour upsampling by an integer ``factor`` (bilinear x2 is :class:`Upsample2x`)."""
+
+    factor: int = 2
+    op = "upsample_nearest"
+    role = "routing"  # every value sent to factor**2 places: fan-out, no arithmetic
+
+    def out_shape(self, x: Shape) -> Shape:
+        T, C, H, W = x
+        return (T, C, H * self.factor, W * self.factor)
+
+
+@register_op
+@dataclass(frozen=True, kw_only=True, eq=False)
+class DepthToSpace(Node):
+    """Per-step pixel shuffle: out[c, r*h + i, r*w + j] = in[c*r*r + i*r + j, h, w] (torch's order). With a 1x1
+    conv in front it is a kernel == stride transposed conv."""
+
+    r: int = 2
+    op = "depth_to_space"
+    role = "routing"
+
+    def out_shape(self, x: Shape) -> Shape:
+        T, C, H, W = x
+        if C % (self.r * self.r):
+            raise ValueError(f"depth_to_space r={self.r} needs channels divisible by {self.r ** 2}, got {C}")
+        return (T, C // (self.r * self.r), H * self.r, W * self.r)

@@ -32,7 +32,8 @@ def per_image_maxima(graph: ir.Graph, images: list[np.ndarray]) -> dict[str, np.
         seen.setdefault(node.name, []).append(float(value.abs().max()) if value.numel() else 0.0)
 
     for img in images:
-        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()
+        x = img if isinstance(img, torch.Tensor) else \
+            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # tensors: as is
         run_float(graph, x, observe=observe)
     return {k: np.asarray(v, np.float64) for k, v in seen.items()}
 

@@ -52,7 +52,8 @@ def quantization_errors(fgraph: ir.Graph, qgraph: ir.Graph, images: list[np.ndar
     acc: dict[str, dict] = {}
     fnames = set(fgraph.by_name())
     for img in images:
-        x = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()
+        x = img if isinstance(img, torch.Tensor) else \
+            torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))[None].float()  # tensors: as is
         fr, qr = _Runner(fgraph, float_kernel), _Runner(qgraph, int_kernel)
         for n in qgraph.nodes:
             st: dict = {}

@@ -156,6 +156,78 @@ def _mean_t(n, x):
     return x.mean(0, keepdim=True)
 
 
+@kernel("tensor_input")
+def _tensor_input(n, x):
+    return x  # already [T, B, C, H, W] (spikerain.byo.layout puts a module's tensor there)
+
+
+@kernel("maxpool2d")
+def _maxpool(n: ir.MaxPool2d, x):
+    return _per_step(x, lambda z: F.max_pool2d(z, n.kernel, n.stride, n.padding))
+
+
+@kernel("reshape")
+def _reshape(n: ir.Reshape, x):
+    return x.reshape(*x.shape[:2], *n.shape)
+
+
+@kernel("upsample_nearest")
+def _upsample_nearest(n: ir.Upsample, x):
+    return _per_step(x, lambda z: F.interpolate(z, scale_factor=n.factor, mode="nearest"))
+
+
+@kernel("depth_to_space")
+def _d2s(n: ir.DepthToSpace, x):
+    return _per_step(x, lambda z: F.pixel_shuffle(z, n.r))
+
+
+@kernel("neuron")
+def _neuron(n: ir.Neuron, x):
+    return neuron_multistep(n, x)
+
+
+def neuron_multistep(n: ir.Neuron, x: torch.Tensor) -> torch.Tensor:
+    """The equations of :class:`~spikerain.converter.ir.Neuron`, step by step over axis 0, in the input's dtype.
+    Terms that are the identity (gain 1, rest 0, ...) are skipped so the float arithmetic is the libraries'."""
+    v = torch.full_like(x[0], n.v_rest)
+    i = torch.zeros_like(x[0])
+    carry = torch.zeros_like(x[0])
+    fired = torch.zeros_like(x[0])
+    out = torch.empty_like(x)
+    for t in range(x.shape[0]):
+        if n.syn_decay is None:
+            c = x[t]
+        else:
+            i_new = n.syn_decay * i + x[t]
+            c, i = (i if n.current_lag else i_new), i_new
+        if n.reset_next and n.reset == "zero":
+            v = v * (1 - fired)
+        dv = v if n.v_rest == 0 else v - n.v_rest
+        h = n.leak * dv if n.leak != 1 else dv
+        if n.v_rest != 0:
+            h = h + n.v_rest
+        h = h + (c if n.gain == 1 else n.gain * c)
+        if n.reset_next and n.reset == "subtract":
+            h = h - carry
+        if n.multi:
+            s = torch.where(h >= n.threshold, torch.floor(h / n.threshold), torch.zeros_like(h))
+        else:
+            s = ((h > n.threshold) if n.strict else (h >= n.threshold)).to(x.dtype)
+        if n.reset_next or n.reset == "none":
+            v = h
+            carry = s * n.threshold
+            fired = s if not n.multi else (s > 0).to(x.dtype)
+        elif n.reset == "subtract":
+            v = h - s * n.threshold
+        else:
+            r = s if not n.multi else (s > 0).to(x.dtype)
+            v = h * (1 - r) + n.v_reset * r
+        if n.min_v is not None:
+            v = torch.clamp(v, min=n.min_v)
+        out[t] = v if n.emit == "v" else s
+    return out
+
+
 def float_kernel(op) -> Kernel:
     """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
     return FLOAT_KERNELS.lookup(op)

@@ -429,3 +429,71 @@ def k_sigma(n: q.QSigma, x, stats=None):
 def int_kernel(op) -> Kernel:
     """The kernel of a node (or op class or name); :class:`UnsupportedOpError` naming op, stage and node."""
     return INT_KERNELS.lookup(op)
+
+
+# ---- bring-your-own SNNs (the reference kernels define them; these vectorise over space) ---------------------
+
+@kernel("q_tensor_input")
+def k_tensor_input(n: q.QTensorInput, x, stats=None):
+    v = torch.round(x.to(torch.float64) * 2.0**n.frac).to(torch.int64)
+    return _clip(v, n.bits, stats)
+
+
+@kernel("q_maxpool2d")
+def k_maxpool(n: q.QMaxPool2d, x, stats=None):
+    T, B = x.shape[:2]
+    z = x.flatten(0, 1)
+    if n.padding:
+        z = F.pad(z, (n.padding,) * 4, value=torch.iinfo(torch.int64).min)
+    win = z.unfold(2, n.kernel, n.stride).unfold(3, n.kernel, n.stride)
+    return win.amax(dim=(-2, -1)).unflatten(0, (T, B))
+
+
+@kernel("q_reshape")
+def k_reshape(n: q.QReshape, x, stats=None):
+    return x.reshape(*x.shape[:2], *n.shape)
+
+
+@kernel("q_upsample_nearest")
+def k_upsample_nearest(n: q.QUpsampleNearest, x, stats=None):
+    return x.repeat_interleave(n.factor, dim=3).repeat_interleave(n.factor, dim=4)
+
+
+@kernel("q_depth_to_space")
+def k_depth_to_space(n: q.QDepthToSpace, x, stats=None):
+    T, B = x.shape[:2]
+    return F.pixel_shuffle(x.flatten(0, 1), n.r).unflatten(0, (T, B))
+
+
+@kernel("q_neuron")
+def k_neuron(n: q.QNeuron, x, stats=None):
+    v = torch.full_like(x[0], n.v_rest)
+    i = torch.zeros_like(x[0])
+    carry = torch.zeros_like(x[0])
+    fired = torch.zeros_like(x[0])
+    out = torch.empty_like(x)
+    zero = torch.zeros_like(x[0])
+    for t in range(x.shape[0]):
+        if n.syn_mant < 0:
+            c = x[t]
+        else:
+            i_new = rshift_round(i * n.syn_mant, 12) + x[t]
+            c, i = (i if n.current_lag else i_new), i_new
+        if n.reset_next and n.reset == "zero":
+            v = torch.where(fired > 0, zero, v)
+        h = n.v_rest + rshift_round((v - n.v_rest) * n.leak_mant, 12) + c - carry
+        if n.multi:
+            s = torch.where(h >= n.threshold, torch.div(h, n.threshold, rounding_mode="floor"), zero)
+        else:
+            s = ((h > n.threshold) if n.strict else (h >= n.threshold)).to(torch.int64)
+        if n.reset_next or n.reset == "none":
+            v, fired = h, s
+            carry = s * n.threshold if n.reset == "subtract" else zero
+        elif n.reset == "subtract":
+            v = h - s * n.threshold
+        else:
+            v = torch.where(s > 0, torch.full_like(h, n.v_reset), h)
+        if n.has_min_v:
+            v = v.clamp(min=n.min_v)
+        out[t] = _clip(v, n.bits, stats) if n.emit == "v" else s
+    return out

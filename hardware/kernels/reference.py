@@ -341,3 +341,73 @@ def run_reference(graph, images: np.ndarray, *, keep: bool = False, stats: dict 
         node_stats = None if stats is None else stats.setdefault(node.name, {})
         values[node.name] = reference_kernel(node)(node, *args, stats=node_stats)
     return values if keep else {o: values[o] for o in graph.outputs}
+
+
+# ---- bring-your-own SNNs -------------------------------------------------------------------------------------
+
+@kernel("q_tensor_input")
+def k_tensor_input(n: q.QTensorInput, x, stats=None):
+    """x: float ``[T, B, C, H, W]``."""
+    v = np.round(np.asarray(x, dtype=np.float64) * 2.0**n.frac).astype(np.int64)
+    return clip_count(v, n.bits, stats, "clipped")
+
+
+@kernel("q_maxpool2d")
+def k_maxpool(n: q.QMaxPool2d, x, stats=None):
+    T, B, C, H, W = x.shape
+    p, k, s = n.padding, n.kernel, n.stride
+    xp = np.pad(x, ((0, 0), (0, 0), (0, 0), (p, p), (p, p)), constant_values=np.iinfo(np.int64).min)
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(3, 4))[:, :, :, ::s, ::s]
+    return win.max(axis=(-2, -1))
+
+
+@kernel("q_reshape")
+def k_reshape(n: q.QReshape, x, stats=None):
+    return x.reshape(*x.shape[:2], *n.shape)
+
+
+@kernel("q_upsample_nearest")
+def k_upsample_nearest(n: q.QUpsampleNearest, x, stats=None):
+    return np.repeat(np.repeat(x, n.factor, axis=3), n.factor, axis=4)
+
+
+@kernel("q_depth_to_space")
+def k_depth_to_space(n: q.QDepthToSpace, x, stats=None):
+    T, B, C, H, W = x.shape
+    r = n.r
+    y = x.reshape(T, B, C // (r * r), r, r, H, W).transpose(0, 1, 2, 5, 3, 6, 4)
+    return y.reshape(T, B, C // (r * r), H * r, W * r)
+
+
+@kernel("q_neuron")
+def k_neuron(n: q.QNeuron, x, stats=None):
+    v = np.full(x.shape[1:], n.v_rest, np.int64)
+    i = np.zeros(x.shape[1:], np.int64)
+    carry = np.zeros_like(i)
+    fired = np.zeros_like(i)
+    out = np.zeros_like(x)
+    for t in range(x.shape[0]):
+        if n.syn_mant < 0:
+            c = x[t]
+        else:
+            i_new = rshift_round(i * n.syn_mant, 12) + x[t]
+            c, i = (i if n.current_lag else i_new), i_new
+        if n.reset_next and n.reset == "zero":
+            v = np.where(fired > 0, 0, v)
+        h = n.v_rest + rshift_round((v - n.v_rest) * n.leak_mant, 12) + c - carry
+        if n.multi:
+            s = np.where(h >= n.threshold, np.floor_divide(h, n.threshold), 0)
+        else:
+            s = (h > n.threshold) if n.strict else (h >= n.threshold)
+            s = s.astype(np.int64)
+        if n.reset_next or n.reset == "none":
+            v, fired = h, s
+            carry = s * n.threshold if n.reset == "subtract" else np.zeros_like(s)
+        elif n.reset == "subtract":
+            v = h - s * n.threshold
+        else:
+            v = np.where(s > 0, n.v_reset, h)
+        if n.has_min_v:
+            v = np.maximum(v, n.min_v)
+        out[t] = clip_count(v, n.bits, stats, "clipped") if n.emit == "v" else s
+    return out

@@ -28,8 +28,12 @@ def run_job(job: dict) -> dict:
     print(f"[lava] pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
     image = np.load(job["image"])
     g = load_artifact(job["artifact"])
-    g = g.with_nodes(g.nodes, input_shape=(1, *image.shape[-3:]))
-    if image.ndim == 4:  # a time-varying input: the graph runs one step per frame
+    if g.nodes[0].op == "q_tensor_input":  # a module's input: the traced shape is the graph's, T frames
+        if tuple(image.shape) != tuple(g.input_shape):
+            raise ValueError(f"input of shape {image.shape} for a graph traced at {g.input_shape}")
+    else:
+        g = g.with_nodes(g.nodes, input_shape=(1, *image.shape[-3:]))
+    if image.ndim == 4 and g.nodes[0].op != "q_tensor_input":  # a time-varying input: one step per frame
         from spikerain.hardware.sequence import with_steps
 
         g = with_steps(g, image.shape[0])

@@ -17,7 +17,8 @@ def add_arguments(p) -> None:
     p.add_argument("-o", "--output", default="model.h5", help="artifact to write (atomically)")
     p.add_argument("--model", default="vlifnet", choices=model_names())
     p.add_argument("--checkpoint", help="default: the shipped checkpoint for --model")
-    p.add_argument("--calib", help="folder of calibration images (default: the shipped calibration set)")
+    p.add_argument("--calib", help="folder of calibration images (default: the shipped calibration set); with "
+                                   "--torch a .npy stack of inputs [N, *example]")
     p.add_argument("--calib-size", type=int, default=64, help="calibration crop side (multiple of 8)")
     p.add_argument("--headroom", type=float, default=1.25, help="calibration maximum multiplier")
     p.add_argument("--range-rule", choices=["spread", "max"], default="spread",
@@ -28,9 +29,14 @@ def add_arguments(p) -> None:
     p.add_argument("--payload-bits", type=int, default=16, help="graded-spike payload width")
     p.add_argument("--strict", action="store_true", help="fail if any layer clips, wraps or saturates")
     p.add_argument("--onnx", metavar="FILE", help="also export the float graph to ONNX (neurons as local functions)")
+    p.add_argument("--torch", metavar="FILE.py:FACTORY",
+                   help="bring your own SNN: FACTORY() returns the nn.Module (docs/bring-your-own.md); needs --example")
+    p.add_argument("--example", metavar="X.npy", help="with --torch: one input exactly as module(X) takes it")
 
 
 def run(args) -> int:
+    if args.torch or args.example:
+        return run_torch(args)
     from spikerain import checks
     from spikerain.converter.artifact import save_artifact
     from spikerain.converter.quantize import QuantConfig
@@ -86,4 +92,51 @@ def run(args) -> int:
               f"saturated {s['saturated']} ({s['seconds']:.1f} s)")
         if evaluation:
             print(format_evaluation(evaluation))
+    return 0
+
+
+def run_torch(args) -> int:
+    """``--torch FILE.py:FACTORY --example X.npy [--calib C.npy]``: any traceable PyTorch SNN."""
+    from spikerain import checks
+    from spikerain.converter.artifact import save_artifact
+    from spikerain.converter.quantize import QuantConfig
+    from spikerain.errors import QuantizationError, UsageError
+    from spikerain.pipeline.byo import convert_module, load_factory, load_npy
+
+    if not (args.torch and args.example):
+        raise UsageError("--torch and --example go together", fix="spikerain convert --torch net.py:build "
+                         "--example x.npy -o model.h5")
+    if args.eval:
+        raise UsageError("--eval takes a folder of images; a module's quantization loss is in the report",
+                         fix="leave out --eval (the per-layer SQNR is printed with --json)")
+    checks.output_file(args.output, "-o", checks.HDF5_SUFFIXES)
+    if args.onnx:
+        checks.output_file(args.onnx, "--onnx", (".onnx",))
+    checks.distinct_outputs(("-o", args.output), ("--onnx", args.onnx))
+    for path, flag in ((args.example, "--example"), (args.calib, "--calib"), (args.checkpoint, "--checkpoint")):
+        if path:
+            checks.input_file(path, flag)
+    module = load_factory(args.torch, args.checkpoint)
+    example = load_npy(args.example, "--example")
+    calib = load_npy(args.calib, "--calib") if args.calib else None
+    cfg = QuantConfig(headroom=args.headroom, payload_bits=args.payload_bits)
+    fgraph, qgraph, report = convert_module(module, example, calib, cfg=cfg)
+    bad = report["summary"]["layers_with_events"]
+    if args.strict and bad:
+        raise QuantizationError(f"--strict: {len(bad)} layer(s) clipped, wrapped or saturated on the calibration "
+                                f"inputs: {', '.join(bad[:5])}", fix="raise --headroom, or drop --strict")
+    if args.onnx:
+        from spikerain.converter.interchange.onnx_io import export_onnx
+
+        export_onnx(fgraph, args.onnx)
+    qgraph = qgraph.with_meta(checkpoint=str(args.checkpoint or "factory"), torch=args.torch)
+    digest = save_artifact(args.output, qgraph)
+    s = report["summary"]
+    if args.json:
+        print_json({"output": args.output, "checksum": digest, "summary": s, "calibration": report["calibration"],
+                    "layers": report["layers"]})
+    else:
+        worst = ", ".join(f"{n} {v:.1f} dB" for n, v in s["worst_layers"])
+        print(f"wrote {args.output}: {s['nodes']} nodes, output SQNR {s['output_sqnr_db']:.1f} dB (worst layers: "
+              f"{worst or 'none'}), clipped {s['clipped']}, wrapped {s['wrapped']}, saturated {s['saturated']}")
     return 0

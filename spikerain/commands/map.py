@@ -32,7 +32,8 @@ def run(args) -> int:
     else:
         # the smallest image the graph maps: every side at least its size multiple (the deepest level is one pixel)
         checks.size_pair(args.size, "--size", minimum=size_multiple(g))
-    m = map_to_cores(g, load_constraints(args.target), tuple(args.size))
+    size = tuple(g.input_shape[2:]) if fixed_input(g) else tuple(args.size)  # fixed: its own size, as mapped
+    m = map_to_cores(g, load_constraints(args.target), size)
     sched = _schedule(g, m.padded_size) if args.schedule else None
     if args.json:
         print_json({**m.to_dict(), **({"schedule": sched} if sched else {})})

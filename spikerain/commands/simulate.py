@@ -123,6 +123,8 @@ def run(args) -> int:
     if not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout}: it must be positive", fix="e.g. --timeout 600")
     g = load_artifact(args.artifact)
+    if "io" in g.meta:  # converted with --torch: the input is a tensor in the module's own layout
+        return run_module_layout(args, g)
     if args.input and str(args.input).endswith(".npy"):
         return run_sequence(args, g)
     from spikerain.hardware.sequence import fixed_input
@@ -431,3 +433,39 @@ def neuron_inputs(g, frames) -> dict:
 
     simulate(g, frames, observe=keep)
     return values
+def run_module_layout(args, g) -> int:
+    """An artifact converted from a module (``convert --torch``): ``--input X.npy`` in the module's layout, ``-o
+    Y.npy`` what the module would return (its first output), as the quantized network computes it."""
+    import numpy as np
+
+    from spikerain.atomic import atomic_path
+    from spikerain.errors import UsageError
+    from spikerain.pipeline.byo import load_npy, simulate_module_layout
+
+    if not str(args.input or "").endswith(".npy") or not str(args.output or "").endswith(".npy"):
+        raise UsageError("this artifact takes a tensor: --input X.npy (the module's input layout) and -o Y.npy",
+                         fix=f"spikerain simulate {args.artifact} --input x.npy -o y.npy")
+    if args.record or args.crop or args.tile is not None:
+        raise UsageError("--record, --crop and --tile apply to images and rasters; a module input runs whole",
+                         fix=f"spikerain simulate {args.artifact} --input x.npy -o y.npy")
+    if args.backend not in ("auto", "fast", "lava"):
+        raise UsageError(f"--backend {args.backend}: module-layout artifacts run in the fast simulator or in Lava",
+                         fix="use --backend fast or --backend lava")
+    backend = "lava" if args.backend == "lava" else "fast"
+    t0 = time.perf_counter()
+    if backend == "lava":
+        from spikerain.pipeline.byo import run_lava_module_layout
+
+        y = run_lava_module_layout(args.artifact, g, load_npy(args.input, "--input"), timeout=args.timeout)
+    else:
+        y = simulate_module_layout(g, load_npy(args.input, "--input"))
+    with atomic_path(args.output) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, y.astype(np.float32))
+    seconds = time.perf_counter() - t0
+    if args.json:
+        print_json({"artifact": args.artifact, "input": args.input, "output": args.output, "backend": backend,
+                    "shape": list(y.shape), "seconds": round(seconds, 3)})
+    else:
+        print(f"wrote {args.output} {list(y.shape)} with backend {backend} in {seconds:.2f} s")
+    return 0

@@ -15,7 +15,8 @@ log = logging.getLogger("spikerain")
 
 def add_arguments(p) -> None:
     p.add_argument("artifact")
-    p.add_argument("--input", help="image to crop (default: the shipped sample)")
+    p.add_argument("--input", help="image to crop (default: the shipped sample); for an artifact converted with "
+                                   "--torch or import-nir, the module input X.npy")
     p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"), action="append",
                    help="crop size; repeat for several crops (default: 16 16)")
     p.add_argument("--at", type=int, nargs=2, metavar=("Y", "X"), help="top-left corner (default: centred)")
@@ -39,6 +40,8 @@ def run(args) -> int:
     if not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout}: it must be positive", fix="e.g. --timeout 600")
     g = load_artifact(args.artifact)
+    if "io" in g.meta:  # converted with --torch or import-nir (docs/bring-your-own.md)
+        return run_module_input(args, g)
     m = size_multiple(g)
     bad = [c for c in crops if c[0] % m or c[1] % m]
     if bad:
@@ -80,5 +83,42 @@ def run(args) -> int:
         where = (f"first at layer {f.get('layer')}, timestep {f.get('timestep')}" if f else
                  f"{first['output_mismatches']} output values")
         raise VerificationError(f"Lava and the fast simulator differ on the {first['size']} crop: {where}",
+                                fix="report it with the artifact; run with -v for the Lava log")
+    return 0
+
+
+def run_module_input(args, g) -> int:
+    """An artifact converted from a module (``convert --torch``, ``import-nir``): ``--input X.npy`` in the module's
+    layout, run whole in Lava and in the fast simulator."""
+    from spikerain import checks
+    from spikerain.console import progress, progress_enabled
+    from spikerain.errors import UsageError, VerificationError
+    from spikerain.hardware.backend import step_reporter
+    from spikerain.pipeline.byo import load_npy, to_graph_input, verify_module_input
+
+    if not args.input or not str(args.input).endswith(".npy"):
+        raise UsageError("this artifact takes a tensor in the module's layout, not an image",
+                         fix=f"spikerain verify {args.artifact} --input x.npy")
+    if args.crop or args.at:
+        raise UsageError("--crop and --at cut images; a module input runs whole", fix="leave them out")
+    checks.input_file(args.input, "--input")
+    x = load_npy(args.input, "--input")
+    to_graph_input(g, x)  # the shape is checked before any work
+    log.info("verifying the module input in Lava (Loihi2SimCfg fixed_pt) against the fast simulator")
+    with progress("Lava", 1, enabled=progress_enabled(args.quiet > 0)) as advance:
+        r = verify_module_input(args.artifact, g, x, conv_model=args.conv_model, timeout=args.timeout,
+                                progress=step_reporter(lambda d, t: advance(d, t, "steps"), log.debug))
+    if args.json:
+        print_json({"artifact": args.artifact, "bit_exact": r["bit_exact"], "input": args.input, "result": r})
+    else:
+        verdict = "bit-exact" if r["bit_exact"] else "MISMATCH"
+        print(f"{args.input}: {verdict}: {r['output_values']} output values, {r['layers_compared']} layers x "
+              f"timesteps; Lava {r['lava_processes']} processes, {r['lava_steps']} steps, "
+              f"{r['lava_wall_seconds']:.1f} s; fast simulator {r['fast_seconds']:.2f} s")
+    if not r["bit_exact"]:
+        f = r["first_mismatch"] or {}
+        where = (f"first at layer {f.get('layer')}, timestep {f.get('timestep')}" if f else
+                 f"{r['output_mismatches']} output values" if not r["output_equal"] else "the energy counts")
+        raise VerificationError(f"Lava and the fast simulator differ on {args.input}: {where}",
                                 fix="report it with the artifact; run with -v for the Lava log")
     return 0

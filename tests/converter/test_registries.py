@@ -23,6 +23,8 @@ from spikerain.errors import UnsupportedOpError
 
 FLOAT = sorted(op for op in ir.OPS if not op.startswith("q_"))
 QUANT = sorted(op for op in ir.OPS if op.startswith("q_"))
+#: the bring-your-own ops (converter/frontends/fx_frontend.py)
+BYO = {"tensor_input", "maxpool2d", "reshape", "upsample_nearest", "depth_to_space", "neuron"}
 #: which ops each stage must handle; every other op it must refuse
 EXPECTED = {
     "quantize": set(FLOAT) - {"batchnorm"},  # BatchNorm is folded by a pass first
@@ -71,6 +73,26 @@ def test_traits_are_declared_by_every_op():
             assert cls.fan_in is not ir.Node.fan_in, op
     # host placement and role agree where the role is host
     assert all(cls.placement == "host" for cls in ir.OPS.values() if cls.role == "host")
+
+
+def test_bring_your_own_ops_are_registered_with_their_traits():
+    """Each op the fx frontend adds is one IR class (float and quantized) whose traits say what it is; the stages
+    above find it by that class."""
+    traits = {"tensor_input": ("routing", "on-chip"), "maxpool2d": ("host", "host"), "reshape": ("routing", "on-chip"),
+              "upsample_nearest": ("routing", "on-chip"), "depth_to_space": ("routing", "on-chip"),
+              "neuron": ("neuron", "on-chip")}
+    assert set(traits) == BYO
+    for op, (role, placement) in traits.items():
+        for cls in (ir.OPS[op], ir.OPS[f"q_{op}"]):
+            assert (cls.role, cls.placement) == (role, placement), cls.op
+    assert q.QMaxPool2d(name="p", kernel=3, stride=2).fan_in() == 9
+    assert STAGES["mapping"]["q_maxpool2d"] == "host" and STAGES["mapping"]["q_neuron"] == "population"
+    assert STAGES["energy"]["q_neuron"].kind == "neuron" and STAGES["energy"]["maxpool2d"].kind == "static"
+    # in Lava: the module input is a source (the host quantizes it), the rest run in Segments
+    assert STAGES["Lava"]["q_tensor_input"].kind == "source"
+    assert all(STAGES["Lava"][f"q_{op}"].kind == "segment" for op in BYO - {"tensor_input"})
+    # the general neuron's state carries every earlier frame: a segment feeds it frames 0..j for output frame j
+    assert q.QNeuron(name="n").mixes_time() and q.QNeuron(name="n").frames_needed(2, 4) == 3
 
 
 def test_dense_synapse_costs_its_real_fan_in_and_weight_bits_consistently_with_energy():
