@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -172,9 +173,18 @@ def start_local(workers: int) -> str:
 _SHARED: dict[str, Any] = {}
 
 
-def _call(fn: Callable, shared_box: list, payload):
-    """The Ray task: ``shared_box`` holds the ObjectRef unresolved, so that it is fetched once per worker."""
+def _call(fn: Callable, shared_box: list, payload, threads: int | None = None):
+    """The Ray task: ``shared_box`` holds the ObjectRef unresolved, so that it is fetched once per worker.
+    ``threads``: the driver's torch intra-op thread count. Ray starts workers with one thread, and a float
+    convolution summed over another number of threads rounds differently, so a unit runs with the driver's
+    count: any worker count then gives the in-process bytes."""
     import ray
+
+    if threads:
+        import torch
+
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
 
     ref = shared_box[0]
     key = ref.hex()
@@ -235,13 +245,15 @@ def _run_ray(eng: Engine, fn, shared, units: Sequence[Unit], finished) -> None:
     task = ray.remote(_call).options(max_retries=MAX_RETRIES, retry_exceptions=False, num_cpus=1,
                                      name=f"spikerain:{getattr(fn, '__name__', 'unit')}")
     box = [ray.put(shared)]  # once; every task gets the reference, not a copy
+    torch = sys.modules.get("torch")  # a run that never imported torch (Lava tiles) sets nothing
+    threads = torch.get_num_threads() if torch is not None else None
     window = 2 * eng.cpus  # tasks in flight: enough to keep every CPU busy, few enough to bound memory
     pending: dict = {}
     nxt = 0
     try:
         while nxt < len(units) or pending:
             while nxt < len(units) and len(pending) < window:
-                pending[task.remote(fn, box, units[nxt].payload)] = nxt
+                pending[task.remote(fn, box, units[nxt].payload, threads)] = nxt
                 nxt += 1
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:

@@ -41,7 +41,9 @@ def test_demo_writes_every_artefact(demo):
     assert list(steps) == ["derain", "convert", "simulate", "verify in Lava", "map", "energy"]
     assert all(s["status"] == "ok" for s in steps.values()), steps
     lava = steps["verify in Lava"]["result"]
-    assert lava["bit_exact"] and lava["size"] == [16, 16] and lava["layers_compared"] == 907
+    # every node of the artifact is compared (their number follows the calibration: rescales are inserted)
+    n_nodes = len(load_artifact(out / "model.h5").nodes)
+    assert lava["bit_exact"] and lava["size"] == [16, 16] and lava["layers_compared"] == n_nodes
     assert steps["derain"]["metrics"]["output"]["psnr_y"] > 0
     assert read_image(out / "derained.png").shape == (40, 48, 3)
     assert read_image(out / "quantized.png").shape == (40, 48, 3)
