@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
 from spikerain.converter.ir import quantized as q
 from spikerain.converter.quantize import RULES, _Edge, _lif
 from spikerain.errors import UnsupportedOpError
@@ -73,8 +74,8 @@ def _neuron(n: ir.Neuron, e_in, common: dict, edge_cls, cfg, graded):
     th = iq(n.threshold) if math.isfinite(n.threshold) else (1 << 62)
     if not emit_v and th < 1:
         raise UnsupportedOpError(f"neuron {n.name}: threshold {n.threshold} rounds to 0 at input scale 2**-{f}")
-    syn = -1 if n.syn_decay is None else int(round(n.syn_decay * 4096))
-    fields = dict(in_frac=f, leak_mant=int(round(n.leak * 4096)), v_rest=iq(n.v_rest), threshold=th,
+    syn = -1 if n.syn_decay is None else int(round(n.syn_decay * loihi.DECAY_UNITY))
+    fields = dict(in_frac=f, leak_mant=int(round(n.leak * loihi.DECAY_UNITY)), v_rest=iq(n.v_rest), threshold=th,
                   strict=n.strict, reset=n.reset, v_reset=iq(n.v_reset), reset_next=n.reset_next, multi=n.multi,
                   has_min_v=n.min_v is not None, min_v=iq(n.min_v) if n.min_v is not None else 0, syn_mant=syn,
                   current_lag=n.current_lag, emit=n.emit)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from spikerain.converter import ir
+from spikerain.converter.ir import loihi
 from spikerain.errors import InputError, UnsupportedOpError
 
 METHODS = ("euler", "exp")
@@ -294,7 +295,7 @@ def export_nir(graph: ir.Graph, *, dt: float = 1e-3):
 
     def neuron_node(n, f_in: int):
         lsb = 2.0**-f_in
-        leak = n.leak_mant / 4096.0 if n.op == "q_neuron" else (4096 - n.dv) / 4096.0
+        leak = (n.leak_mant if n.op == "q_neuron" else loihi.DECAY_UNITY - n.dv) / loihi.DECAY_UNITY
         tau = dt / (1.0 - leak) if leak < 1.0 else None
         C = shapes[n.name][1]
         full = lambda v: np.full(C, v, np.float64)  # noqa: E731
@@ -317,7 +318,7 @@ def export_nir(graph: ir.Graph, *, dt: float = 1e-3):
                 return nir.I(r=full(1.0 / dt))
             return nir.LI(tau=full(tau), r=full(tau / dt), v_leak=full(v_leak))
         if n.syn_mant >= 0:
-            syn = n.syn_mant / 4096.0
+            syn = n.syn_mant / loihi.DECAY_UNITY
             if tau is None or syn >= 1.0:
                 raise _refuse_export(n, "has a current but no membrane leak")
             tau_syn = dt / (1.0 - syn)

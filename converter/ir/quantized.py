@@ -15,7 +15,18 @@ import numpy as np
 from spikerain.converter.ir import loihi
 from spikerain.converter.ir.node import Node, Shape, register_op
 from spikerain.converter.ir.synapse import Conv2d, Dense, TemporalConv
-from spikerain.converter.ir.tensor import Concat, PatchToTime, Reduce, RepeatT, TimeToPatch, _broadcast
+from spikerain.converter.ir.tensor import (
+    Concat,
+    DepthToSpace,
+    MaxPool2d,
+    PatchToTime,
+    Reduce,
+    RepeatT,
+    Reshape,
+    TimeToPatch,
+    Upsample,
+    _broadcast,
+)
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
@@ -447,12 +458,10 @@ class QMaxPool2d(QNode):
     placement = "host"
 
     def fan_in(self) -> int:
-        return self.kernel * self.kernel
+        return MaxPool2d.fan_in(self)  # type: ignore[arg-type]
 
     def out_shape(self, x: Shape) -> Shape:
-        T, C, H, W = x
-        k, s, p = self.kernel, self.stride, self.padding
-        return (T, C, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1)
+        return MaxPool2d.out_shape(self, x)  # type: ignore[arg-type]
 
 
 @register_op
@@ -467,7 +476,7 @@ class QReshape(QNode):
         object.__setattr__(self, "shape", tuple(int(d) for d in self.shape))
 
     def out_shape(self, x: Shape) -> Shape:
-        return (x[0], *self.shape)
+        return Reshape.out_shape(self, x)  # type: ignore[arg-type]
 
 
 @register_op
@@ -478,7 +487,7 @@ class QUpsampleNearest(QNode):
     role = "routing"  # every value sent to factor**2 places: fan-out, no arithmetic
 
     def out_shape(self, x: Shape) -> Shape:
-        return (x[0], x[1], x[2] * self.factor, x[3] * self.factor)
+        return Upsample.out_shape(self, x)  # type: ignore[arg-type]
 
 
 @register_op
@@ -489,20 +498,20 @@ class QDepthToSpace(QNode):
     role = "routing"
 
     def out_shape(self, x: Shape) -> Shape:
-        return (x[0], x[1] // (self.r * self.r), x[2] * self.r, x[3] * self.r)
+        return DepthToSpace.out_shape(self, x)  # type: ignore[arg-type]
 
 
 @register_op
 @dataclass(frozen=True, kw_only=True, eq=False)
 class QNeuron(QNode):
     """The general neuron (``ir.Neuron``) in integers: state and thresholds in units 2**-in_frac of v / gain.
-    Per step: i = rshift_round(i * syn_mant, 12) + x (syn_mant < 0: i = x); c = i (or last step's i if
-    current_lag); h = v_rest + rshift_round((v - v_rest) * leak_mant, 12) + c - carry; s = h > th (strict) or
-    h >= th, or floor(h / th) where h >= th (multi); reset as the float node; v = max(v, min_v) if has_min_v.
-    Output s (frac 0) or v (frac in_frac)."""
+    Per step (D = loihi.DECAY_SHIFT, 12): i = rshift_round(i * syn_mant, D) + x (syn_mant < 0: i = x); c = i (or
+    last step's i if current_lag); h = v_rest + rshift_round((v - v_rest) * leak_mant, D) + c - carry;
+    s = h > th (strict) or h >= th, or floor(h / th) where h >= th (multi); reset as the float node;
+    v = max(v, min_v) if has_min_v. Output s (frac 0) or v (frac in_frac)."""
 
     in_frac: int = 0
-    leak_mant: int = 4096
+    leak_mant: int = loihi.DECAY_UNITY
     v_rest: int = 0
     threshold: int = 1
     strict: bool = False

@@ -390,11 +390,11 @@ def k_neuron(n: q.QNeuron, x, stats=None):
         if n.syn_mant < 0:
             c = x[t]
         else:
-            i_new = rshift_round(i * n.syn_mant, 12) + x[t]
+            i_new = rshift_round(i * n.syn_mant, loihi.DECAY_SHIFT) + x[t]
             c, i = (i if n.current_lag else i_new), i_new
         if n.reset_next and n.reset == "zero":
             v = np.where(fired > 0, 0, v)
-        h = n.v_rest + rshift_round((v - n.v_rest) * n.leak_mant, 12) + c - carry
+        h = n.v_rest + rshift_round((v - n.v_rest) * n.leak_mant, loihi.DECAY_SHIFT) + c - carry
         if n.multi:
             s = np.where(h >= n.threshold, np.floor_divide(h, n.threshold), 0)
         else:
