@@ -73,14 +73,18 @@ def select_backend(requested: str = "auto", *, pixels: int, lava_info: dict | No
     return BackendChoice("lava", "no Loihi 2 chip; the image is small enough for Lava's CPU simulator")
 
 
-def step_reporter(advance, log_line=None):
+def step_reporter(advance, log_line=None, tile=None):
     """A ``progress`` callback for :func:`run_lava` that turns the child's ``[lava] step a/b`` lines into
-    ``advance(a, b)`` and passes every other line to ``log_line``."""
+    ``advance(a, b)``, its ``[lava] tile k/n`` lines (a tiled run) into ``tile(k, n)``, and passes every other
+    line to ``log_line``."""
 
     def on_line(line: str) -> None:
         if line.startswith("[lava] step "):
             done, total = line.split()[-1].split("/")
             advance(int(done), int(total))
+        elif line.startswith("[lava] tile ") and tile is not None:
+            done, total = line.split()[-1].split("/")
+            tile(int(done), int(total))
         elif log_line is not None:
             log_line(line)
 
@@ -89,24 +93,27 @@ def step_reporter(advance, log_line=None):
 
 @dataclass
 class LavaRun:
-    output: np.ndarray  # int64 [T, C, H, W]
+    output: np.ndarray  # int64 [T, C, H, W]; [N, T, C, h, w] for N tiles
     counts: dict[str, list[int]]
     meta: dict
 
 
 def run_lava(artifact: str | os.PathLike, image_chw: np.ndarray, *, hardware: bool = False,
              conv_model: str = "vectorised", timeout: float = 1800.0, progress=None, fail_at: int = 0,
-             record: bool = False) -> LavaRun:
+             record: bool = False, tiles: bool = False) -> LavaRun:
     """Run an artifact on one float image ``[C, H, W]``, or a sequence ``[T, C, H, W]`` (one frame per step), in
     Lava (child process); returns its integers. ``record``: every LIF layer's spikes, u and v after each step,
-    read by Lava monitors, in ``meta["record"][layer][var]`` as ``[T, C, H, W]``."""
+    read by Lava monitors, in ``meta["record"][layer][var]`` as ``[T, C, H, W]``. ``tiles``: ``image_chw`` is a
+    stack of equal tiles ``[N, C, h, w]``, run one after the other in one Lava process graph built once; the
+    output is ``[N, T, C, h, w]``, ``counts`` tile 0's, and ``meta["tiles"]`` every tile's counts and energy."""
     from spikerain.lava_env import run_lava_module
 
     with tempfile.TemporaryDirectory(prefix="spikerain-lava-") as tmp:
         t = Path(tmp)
         np.save(t / "image.npy", np.asarray(image_chw, np.float64))
         job = {"artifact": str(Path(artifact).resolve()), "image": str(t / "image.npy"), "out": str(t / "out.npz"),
-               "conv_model": conv_model, "hardware": hardware, "fail_at": fail_at, "record": record}
+               "conv_model": conv_model, "hardware": hardware, "fail_at": fail_at, "record": record,
+               "tiles": tiles}
         (t / "job.json").write_text(json.dumps(job))
         run_lava_module("spikerain.hardware.lava.runner", [str(t / "job.json")], timeout=timeout,
                         stream_stderr=progress)

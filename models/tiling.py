@@ -17,38 +17,9 @@ from torch import nn
 
 from spikerain.models.inference import prepare_for_inference
 
-TILE = 80
-OVERLAP = 8
-
-
-def tile_starts(size: int, tile: int = TILE, overlap: int = OVERLAP) -> list[int]:
-    """Start offsets along one axis (requires size >= tile)."""
-    starts = list(range(0, size, tile - overlap))
-    while starts and starts[-1] + tile >= size:
-        starts.pop()
-    starts.append(size - tile)
-    return starts
-
-
-def merge_weights(tile: int = TILE) -> np.ndarray:
-    c = tile // 2
-    h, w = np.meshgrid(np.arange(tile), np.arange(tile), indexing="ij")
-    return (1.0 / np.sqrt((h - c) ** 2 + (w - c) ** 2 + 0.001)).astype(np.float32)
-
-
-def _pad_to(img: np.ndarray, min_h: int, min_w: int) -> np.ndarray:
-    H, W = img.shape[:2]
-    ph, pw = max(0, min_h - H), max(0, min_w - W)
-    if ph == 0 and pw == 0:
-        return img
-    mode = "reflect" if ph < H and pw < W else "edge"
-    return np.pad(img, ((0, ph), (0, pw), (0, 0)), mode=mode)
-
-
-def pad_to_multiple(img: np.ndarray, m: int) -> np.ndarray:
-    """Reflect-pad ``H x W x C`` at the bottom/right so both sides are multiples of ``m`` (crop back after)."""
-    H, W = img.shape[:2]
-    return _pad_to(img, -(-H // m) * m, -(-W // m) * m)
+# the tile grid, weights and padding are shared with the fast simulator's and Lava's tiled runs (torch-free)
+from spikerain.models.tile_grid import OVERLAP, TILE, merge_weights, pad_to_multiple, tile_starts  # noqa: F401
+from spikerain.models.tile_grid import pad_to as _pad_to
 
 
 def _forward(model: nn.Module, batch: np.ndarray) -> np.ndarray:

@@ -24,6 +24,9 @@ from spikerain.hardware.kernels.reference import reference_kernel
 from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, build_schedule, phases
 
 CONV_MODELS = ("vectorised", "stock")
+#: how many process graphs this interpreter built and how many Lava runtimes it compiled: a tiled run builds and
+#: compiles once for all its tiles (the runner reports both; tests/lava/test_tiles.py checks them)
+COUNTERS = {"graph_builds": 0, "runtime_compiles": 0}
 
 
 @dataclass
@@ -110,6 +113,7 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, wiring, fail_at: int = 0, ener
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
                        reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(ins), outputs=tuple(outs),
                        counted=tuple(counted), last_use=last, fail_at=fail_at, energy_plan=energy, name=unit.name,
+                       period=s.steps,
                        energy_slots=tuple(energy.slots(counted)) if energy is not None else (), program=program)
 
 
@@ -137,6 +141,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
 
     if conv_model not in CONV_MODELS:
         raise ValueError(f"conv_model must be one of {CONV_MODELS}")
+    COUNTERS["graph_builds"] += 1
     s = schedule or build_schedule(graph)
     by = graph.by_name()
     net = LavaNetwork(graph, s, energy=energy)
@@ -214,8 +219,9 @@ def _lif(node, s: Schedule, u, chw, shape):
     bias = node.bias_mant + (_bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0)
     if node.reset_interval:
         interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
-    else:  # zero the state when the first frame arrives, whatever the layer saw before its window
-        interval, offset = s.steps + 1, start
+    else:  # zero the state when the first frame arrives, whatever the layer saw before its window (again at the
+        # same step of every later tile, when tiles run back to back)
+        interval, offset = s.steps, start % s.steps
     return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
                     reset_interval=interval, reset_offset=offset, name=u.name)
 
@@ -306,66 +312,106 @@ PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported be
 
 def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> LavaResult:
     """Run the whole schedule; ``progress(done, total)`` is called after every chunk of steps."""
+    return run_tiles(net, [net.input_q], hardware=hardware, progress=progress)[0]
+
+
+def run_tiles(net: LavaNetwork, inputs: list[np.ndarray], *, hardware: bool = False, progress=None,
+              on_tile=None) -> list[LavaResult]:
+    """Run the schedule once per input (quantized ``[C, H, W]`` frames of the network's image size; tiles of an
+    image) in ONE runtime: compiled once, then every tile runs its ``schedule.steps`` steps back to back. Between
+    tiles the runtime pauses, the output, counts and energy of the finished tile are read, and the source gets the
+    next tile's frame; every process starts the next tile afresh by itself at step ``k * steps + 1``: the LIFs reset
+    at their window's first step of every tile (``reset_interval`` = steps), the segments forget what they held
+    (``SegmentPlan.period``), and what stock ``Conv`` processes still carry from the last step arrives before any
+    window opens (as the zeros of a fresh run do), so nothing reads it. ``progress(done, steps)`` after every chunk
+    of a tile's steps, ``on_tile(k, n)`` after tile k of n."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 
     s = net.schedule
+    if len(inputs) > 1:
+        if net.input_q.ndim != 3 or net.monitors:
+            raise ValueError("tiles run static images without monitors")
+        odd = [n.name for n in net.graph.nodes if getattr(n, "reset_interval", 0) and s.steps % n.reset_interval]
+        if odd:
+            raise ValueError(f"LIF layers {odd} reset at an interval that does not divide the {s.steps} steps per tile")
     cfg = (Loihi2HwCfg(exception_proc_model_map=net.model_map) if hardware
            else Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map))
     sink = net.procs["sink"]
+    source = next(net.procs[u.name] for u in s.units if u.kind == "source")
     t0 = time.perf_counter()
     sink.create_runtime(run_cfg=cfg)
-    t1 = time.perf_counter()
+    COUNTERS["runtime_compiles"] += 1
+    results: list[LavaResult] = []
     ran = False
     try:
-        done = 0
-        while done < s.steps:
-            n = min(PROGRESS_CHUNK, s.steps - done)
-            ran = False  # stop() after a failed run() hangs (spec section 8): only stop after a good one
-            sink.run(condition=RunSteps(num_steps=n, blocking=True))
-            ran = True
-            done += n
-            if progress is not None:
-                progress(done, s.steps)
-        t2 = time.perf_counter()
-        out_port = s.unit("sink").inputs[0]
-        data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
-        frames = [data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
-                  for j in range(out_port.frames)]
-        from spikerain.counting.plan import Accumulator
-
-        acc = Accumulator()
-        record = {name: _monitored(net, name, mons) for name, mons in net.monitors.items()}
-        if net.input_q.ndim == 4:
-            nzs = [int(np.count_nonzero(f)) for f in net.input_q]
-            counts: dict[str, list[int]] = {v: nzs[:1] if s.frames[v] == 1 else nzs for v in s.host_values}
-        else:
-            nz = int(np.count_nonzero(net.input_q))
-            counts = {v: [nz] * s.frames[v] for v in s.host_values}
-        for u in s.units:
-            if u.kind not in ("segment", "probe"):
-                continue
-            table = np.asarray(net.procs[u.name].counts.get()).astype(np.int64)
-            plan_rows = u.nodes if u.kind == "segment" else tuple(p.value for p in u.inputs)
-            for r, v in enumerate(plan_rows):
-                counts[v] = [int(c) for c in table[r, :s.frames[v]]]
-            if net.energy is not None:
-                acc.load(list(net.energy.slots(plan_rows)), np.asarray(net.procs[u.name].energy.get()).astype(np.int64))
-        energy = None
-        if net.energy is not None:
-            for v in s.host_values:
-                for t in range(s.frames[v]):
-                    frame = net.input_q if net.input_q.ndim == 3 else net.input_q[min(t, len(net.input_q) - 1)]
-                    net.energy.count_frame(v, t, frame, acc)
-            energy = net.energy.finish(acc)
-        t3 = time.perf_counter()
+        for k, frame in enumerate(inputs):
+            t1 = time.perf_counter()
+            if k > 0:
+                source.data.set(np.asarray(frame).transpose(2, 1, 0)[..., None].astype(np.int32))
+                net.input_q = np.asarray(frame)
+            done = 0
+            while done < s.steps:
+                n = min(PROGRESS_CHUNK, s.steps - done)
+                ran = False  # stop() after a failed run() hangs (spec section 8): only stop after a good one
+                sink.run(condition=RunSteps(num_steps=n, blocking=True))
+                ran = True
+                done += n
+                if progress is not None:
+                    progress(done, s.steps)
+            t2 = time.perf_counter()
+            res = _read_tile(net, k)
+            t3 = time.perf_counter()
+            res.seconds = {"compile": t1 - t0 if k == 0 else 0.0, "run": t2 - t1, "readback": t3 - t2}
+            results.append(res)
+            if on_tile is not None:
+                on_tile(k + 1, len(inputs))
     finally:
         if ran:
+            t4 = time.perf_counter()
             sink.stop()
+            if results:
+                results[-1].seconds["stop"] = time.perf_counter() - t4
+    return results
+
+
+def _read_tile(net: LavaNetwork, k: int) -> LavaResult:
+    """Output frames, counts, energy and monitors of tile ``k``, which has just run its steps (paused runtime)."""
+    s = net.schedule
+    sink = net.procs["sink"]
+    out_port = s.unit("sink").inputs[0]
+    data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
+    base = k * s.steps  # the tile's step 1 is absolute step base + 1; the sink's slot follows the absolute step
+    frames = [data[..., (base + out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
+              for j in range(out_port.frames)]
+    from spikerain.counting.plan import Accumulator
+
+    acc = Accumulator()
+    record = {name: _monitored(net, name, mons) for name, mons in net.monitors.items()}
+    if net.input_q.ndim == 4:
+        nzs = [int(np.count_nonzero(f)) for f in net.input_q]
+        counts: dict[str, list[int]] = {v: nzs[:1] if s.frames[v] == 1 else nzs for v in s.host_values}
+    else:
+        nz = int(np.count_nonzero(net.input_q))
+        counts = {v: [nz] * s.frames[v] for v in s.host_values}
+    for u in s.units:
+        if u.kind not in ("segment", "probe"):
+            continue
+        table = np.asarray(net.procs[u.name].counts.get()).astype(np.int64)
+        plan_rows = u.nodes if u.kind == "segment" else tuple(p.value for p in u.inputs)
+        for r, v in enumerate(plan_rows):
+            counts[v] = [int(c) for c in table[r, :s.frames[v]]]
+        if net.energy is not None:
+            acc.load(list(net.energy.slots(plan_rows)), np.asarray(net.procs[u.name].energy.get()).astype(np.int64))
+    energy = None
+    if net.energy is not None:
+        for v in s.host_values:
+            for t in range(s.frames[v]):
+                frame = net.input_q if net.input_q.ndim == 3 else net.input_q[min(t, len(net.input_q) - 1)]
+                net.energy.count_frame(v, t, frame, acc)
+        energy = net.energy.finish(acc)
     return LavaResult(output=np.stack(frames), counts=counts, record=record, energy=energy,
-                      processes=len(s.units), steps=s.steps,
-                      seconds={"compile": t1 - t0, "run": t2 - t1, "readback": t3 - t2,
-                               "stop": time.perf_counter() - t3})
+                      processes=len(s.units), steps=s.steps, seconds={})
 
 
 def _monitored(net: LavaNetwork, name: str, mons: dict) -> dict[str, np.ndarray]:

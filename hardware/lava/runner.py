@@ -5,6 +5,10 @@ JOB.json: ``{"artifact": path, "image": path to a float [C, H, W] .npy in [0, 1]
 The result holds the output frames
 (``output``, int64 [T, C, H, W]), and a JSON string ``meta`` with per-layer non-zero counts per timestep, the
 schedule summary, the process count and timings. It is written atomically; a failed run writes nothing.
+
+With ``"tiles": true`` the image is a stack of tiles ``[N, C, h, w]``, all run in one process graph built and
+compiled once (:func:`~spikerain.hardware.lava.network.run_tiles`); ``output`` is then ``[N, T, C, h, w]`` and
+``meta["tiles"]`` holds each tile's counts, energy and timings; ``[lava] tile k/N`` lines report progress.
 """
 
 from __future__ import annotations
@@ -21,12 +25,17 @@ def run_job(job: dict) -> dict:
 
     from spikerain.converter import ir
     from spikerain.converter.artifact import load_artifact
-    from spikerain.hardware.lava.network import build_network, run_network, split_concat_counts
+    from spikerain.hardware.kernels.reference import reference_kernel
+    from spikerain.hardware.lava.network import COUNTERS, build_network, run_tiles, split_concat_counts
     from spikerain.hardware.realisation import classify
     from spikerain.hardware.schedule import build_schedule
 
     print(f"[lava] pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
     image = np.load(job["image"])
+    tiles = bool(job.get("tiles", False))
+    stack = image if tiles else None
+    if tiles:
+        image = stack[0]
     g = load_artifact(job["artifact"])
     if g.nodes[0].op == "q_tensor_input":  # a module's input: the traced shape is the graph's, T frames
         if tuple(image.shape) != tuple(g.input_shape):
@@ -45,12 +54,25 @@ def run_job(job: dict) -> dict:
     net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
                         fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g),
                         record=bool(job.get("record", False)))
-    res = run_network(net, hardware=bool(job.get("hardware", False)),
-                      progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr, flush=True))
+    inputs = [net.input_q]
+    if tiles:  # every tile quantized as the source would quantize it
+        first = g.nodes[0]
+        inputs = [reference_kernel(first.op)(first, np.asarray(t, np.float64)[None])[0, 0] for t in stack]
+    results = run_tiles(net, inputs, hardware=bool(job.get("hardware", False)),
+                        progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr,
+                                                           flush=True),
+                        on_tile=lambda k, n: print(f"[lava] tile {k}/{n}", file=sys.stderr, flush=True))
+    res = results[0]
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
             "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(), "energy": res.energy,
             "realisation": classify(g, schedule),
-            "conv_model": job.get("conv_model", "vectorised")}
+            "conv_model": job.get("conv_model", "vectorised"), **COUNTERS}
+    if tiles:
+        meta["tiles"] = [{"counts": split_concat_counts(g, schedule, r.counts), "energy": r.energy,
+                          "seconds": r.seconds} for r in results]
+        res.output = np.stack([r.output for r in results])
+        meta["seconds"] = {k: sum(r.seconds.get(k, 0.0) for r in results) for k in ("compile", "run", "readback",
+                                                                                    "stop")}
     out = job["out"]
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(out)), suffix=".npz")
     os.close(fd)

@@ -27,16 +27,19 @@ def add_arguments(p) -> None:
     p.add_argument("--crop", type=int, nargs=2, metavar=("H", "W"),
                    help="run only a centred H x W crop of the input (Lava's CPU simulator needs small ones)")
     p.add_argument("--tile", type=int, metavar="S",
-                   help="run S x S tiles of the (padded) image independently and put them side by side; a Lava run "
-                        "of an image larger than Lava's pixel limit is tiled this way automatically")
+                   help="run the image in S x S tiles, as the authors' tiled test does (overlapping, the last flush "
+                        "with the border, merged with centre-weighted blending); a Lava run of an image larger than "
+                        "one tile uses 80 x 80 tiles with 8 px overlap by default (docs/lava.md)")
+    p.add_argument("--overlap", type=int, metavar="P",
+                   help="pixels by which neighbouring tiles overlap (default: 8, or half the tile below 16)")
     p.add_argument("--record", help="write per-layer, per-timestep activity to this HDF5 file, with every neuron "
                                     "layer's spikes, u and v after each step (one untiled image; docs/lava.md)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds allowed for a Lava run")
     scaleout.add_arguments(p)
 
 
-# Set in the driver for an in-process Lava run, so that its steps show on the progress bar.
-_lava_steps = None
+# Set in the driver for an in-process run: Lava's steps and finished tiles show on the progress bar.
+_lava_report: dict | None = None
 
 
 def _image_size(path: Path, crop) -> tuple[int, int] | None:
@@ -53,27 +56,41 @@ def _image_size(path: Path, crop) -> tuple[int, int] | None:
         return None
 
 
-def lava_tile(m: int) -> int:
-    """The largest tile side that is a multiple of ``m`` and within Lava's pixel limit."""
-    from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS
+def default_tile(m: int) -> int:
+    """The authors' 80 px tile side, rounded up to a multiple of the network's size multiple ``m``."""
+    from spikerain.models.tile_grid import TILE
 
-    side = int(LAVA_AUTO_MAX_PIXELS ** 0.5)
-    return max(m, side // m * m)
+    return -(-TILE // m) * m
 
 
-def tiles(H: int, W: int, tile: int) -> list[tuple[int, int, int, int]]:
-    """Non-overlapping ``(y, x, h, w)`` boxes covering ``H x W`` row by row (the last ones smaller)."""
-    return [(y, x, min(tile, H - y), min(tile, W - x)) for y in range(0, H, tile) for x in range(0, W, tile)]
+def default_overlap(tile: int) -> int:
+    """The authors' 8 px overlap, or half the tile for tiles below 16 px."""
+    from spikerain.models.tile_grid import OVERLAP
+
+    return min(OVERLAP, tile // 2)
+
+
+def chunks(items: list, n: int) -> list[list]:
+    """``items`` in at most ``n`` consecutive runs of nearly equal length."""
+    n = max(1, min(n, len(items)))
+    k, r = divmod(len(items), n)
+    out, i = [], 0
+    for j in range(n):
+        size = k + (1 if j < r else 0)
+        out.append(items[i:i + size])
+        i += size
+    return out
 
 
 def simulate_unit(shared: dict, payload: dict) -> dict:
-    """One image or tile: read, crop, pad, cut the box, run the backend; the float output ``[C, h, w]``."""
+    """One image, or some tiles of one, through one backend: read, crop, pad, cut; the float outputs
+    ``[C, h, w]``. Lava runs all the unit's tiles in one process graph, built once (``run_lava(tiles=True)``)."""
     import numpy as np
 
     from spikerain.converter.ir import size_multiple
     from spikerain.hardware.fastsim.simulate import dequantized_output, simulate
     from spikerain.imageio import read_image
-    from spikerain.models.tiling import pad_to_multiple
+    from spikerain.models.tile_grid import pad_to, pad_to_multiple
 
     g = shared["graph"]
     img = read_image(payload["path"])
@@ -81,34 +98,42 @@ def simulate_unit(shared: dict, payload: dict) -> dict:
         from spikerain.pipeline.verify import center_crop
 
         img = center_crop(img, tuple(payload["crop"])).transpose(1, 2, 0).astype(np.float32)
-    work = pad_to_multiple(img, size_multiple(g))
-    y, x, h, w = payload["box"] or (0, 0, *work.shape[:2])
-    chw = work[y:y + h, x:x + w].transpose(2, 0, 1)
+    boxes, tile = payload["boxes"], payload["tile"]
+    if boxes is None:  # the whole image, padded to the network's size multiple
+        work = pad_to_multiple(img, size_multiple(g))
+        pieces = [work.transpose(2, 0, 1)]
+    else:  # the authors' tiles of the image, padded to at least one tile
+        work = pad_to(img, tile, tile)
+        pieces = [work[y:y + tile, x:x + tile].transpose(2, 0, 1) for y, x in boxes]
     stats: dict = {}
+    lava_meta = None
     if payload["backend"] == "fast":
-        out = simulate(g, chw[None].astype(np.float32), stats=stats)
-        restored = dequantized_output(g, out)[0]
+        outs = [dequantized_output(g, simulate(g, p[None].astype(np.float32), stats=stats))[0] for p in pieces]
     else:
         from spikerain.hardware.backend import run_lava, step_reporter
 
-        steps = _lava_steps or (lambda done, total: None)
-        lava = run_lava(shared["artifact"], chw, hardware=payload["backend"] == "loihi2",
-                        timeout=payload["timeout"], progress=step_reporter(steps, log.debug))
-        restored = lava.output[0].astype(np.float64) * 2.0 ** -g.node(g.outputs[0]).frac
+        report = _lava_report or {}
+        lava = run_lava(shared["artifact"], np.stack(pieces) if boxes is not None else pieces[0],
+                        hardware=payload["backend"] == "loihi2", timeout=payload["timeout"], tiles=boxes is not None,
+                        progress=step_reporter(report.get("steps", lambda done, total: None), log.debug,
+                                               tile=report.get("tile")))
+        scale = 2.0 ** -g.node(g.outputs[0]).frac
+        outs = ([o[0].astype(np.float64) * scale for o in lava.output] if boxes is not None
+                else [lava.output[0].astype(np.float64) * scale])
+        lava_meta = {k: lava.meta[k] for k in ("graph_builds", "runtime_compiles", "processes", "steps")}
+        lava_meta["seconds"] = {k: round(v, 3) for k, v in lava.meta["seconds"].items()}
     events = {k: sum(s.get(k, 0) for s in stats.values()) for k in ("clipped", "wrapped", "saturated")}
-    return {"box": (y, x, h, w), "size": img.shape[:2], "padded": work.shape[:2], "out": restored,
-            "events": events}
+    return {"boxes": boxes, "outs": outs, "size": img.shape[:2], "padded": work.shape[:2], "events": events,
+            "lava": lava_meta}
 
 
 def run(args) -> int:
-    import numpy as np
-
     from spikerain import checks
     from spikerain.console import progress, progress_enabled
     from spikerain.converter.artifact import load_artifact
     from spikerain.converter.ir import size_multiple
     from spikerain.errors import DatasetError, UsageError
-    from spikerain.hardware.backend import LAVA_AUTO_MAX_PIXELS, select_backend
+    from spikerain.hardware.backend import select_backend
     from spikerain.imageio import IMAGE_SUFFIXES, write_image
     from spikerain.models.samples import sample_pair
 
@@ -131,14 +156,12 @@ def run(args) -> int:
 
     if not folder and (fixed_input(g) or args.record or str(args.output or "").endswith(".npy")):
         # one image through one backend, keeping what a record or the output integers need
-        if args.tile is not None:
+        if args.tile is not None or args.overlap is not None:
             raise UsageError("--tile runs deraining images in pieces; this run keeps one whole image (--record, a "
                              ".npy output or a fixed-input network)", fix="leave out --tile, or use --crop")
         return run_image(args, g)
     m = size_multiple(g)
-    if args.tile is not None and (args.tile < m or args.tile % m):
-        raise UsageError(f"--tile {args.tile} is not a positive multiple of {m}, which this network needs",
-                         fix=f"use a multiple of {m}")
+    tile, overlap = tiling(args, m)
     if folder:
         paths = sorted(p for p in Path(args.input).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not paths:
@@ -158,64 +181,93 @@ def run(args) -> int:
         from spikerain.lava_env import describe_lava
 
         lava_info = describe_lava()
-    units: list[scaleout.Unit] = []
-    plan = []  # per image: (backend choice, number of tiles)
+    from spikerain.models.tile_grid import blend, tile_boxes
+
+    plan = []  # per image: (backend choice, tile boxes or None for the whole image)
     for path in paths:
         size = _image_size(path, args.crop)
         padded = (-(-size[0] // m) * m, -(-size[1] // m) * m) if size else None
         choice = select_backend(args.backend, pixels=padded[0] * padded[1] if padded else 0, lava_info=lava_info)
-        tile = args.tile
-        if padded and tile is None and choice.name != "fast" and padded[0] * padded[1] > LAVA_AUTO_MAX_PIXELS:
-            tile = lava_tile(m)
-            log.info("%s: %dx%d is more than Lava's %d pixels: %dx%d tiles", path.name, padded[1], padded[0],
-                     LAVA_AUTO_MAX_PIXELS, tile, tile)
-        boxes = tiles(*padded, tile) if padded and tile else [None]
+        tiled = args.tile is not None or args.overlap is not None
+        if size and not tiled and choice.name != "fast" and (size[0] > tile or size[1] > tile):
+            tiled = True  # Lava's CPU simulator takes an image larger than a tile in the authors' tiles
+            log.info("%s: %dx%d is larger than one tile: %dx%d tiles with %d px overlap", path.name, size[1],
+                     size[0], tile, tile, overlap)
+        boxes = tile_boxes(*size, tile, overlap) if size and tiled else None
         if choice not in [c for c, _ in plan]:  # once per distinct choice, not once per image
             log.info("%sbackend %s: %s", "" if len(paths) == 1 else f"{path.name} and others like it: ", choice.name,
                      choice.reason)
-        plan.append((choice, len(boxes)))
-        for k, box in enumerate(boxes):
-            name = path.name if len(boxes) == 1 else f"{path.name} tile {k + 1}/{len(boxes)}"
-            units.append(scaleout.Unit(name, {"path": str(path), "crop": args.crop, "box": box,
-                                              "backend": choice.name, "timeout": args.timeout,
-                                              "image": len(plan) - 1}))
+        plan.append((choice, boxes))
 
     pieces: dict[int, list] = {}
     rows: list[dict | None] = [None] * len(paths)
+    units: list[scaleout.Unit] = []
 
     def on_result(i: int, r: dict) -> None:
-        """Place a tile; when an image is complete, write it (atomically) and forget its pieces."""
+        """Collect a unit's tiles; when an image is complete, merge and write it (atomically), forget its pieces."""
         img = units[i].payload["image"]
         pieces.setdefault(img, []).append(r)
-        choice, n = plan[img]
-        if len(pieces[img]) < n:
+        choice, boxes = plan[img]
+        if sum(len(p["outs"]) for p in pieces[img]) < (len(boxes) if boxes else 1):
             return
         parts = pieces.pop(img)
         H, W = parts[0]["size"]
-        out = np.zeros((parts[0]["out"].shape[0], *parts[0]["padded"]), np.float64)
-        for p in parts:
-            y, x, h, w = p["box"]
-            out[:, y:y + h, x:x + w] = p["out"]
+        if boxes is None:
+            out = parts[0]["outs"][0]
+        else:  # in the order of the boxes, whatever order the units finished in
+            found = {tuple(b): o for p in parts for b, o in zip(p["boxes"], p["outs"], strict=True)}
+            out = blend([found[tuple(b)] for b in boxes], boxes, tuple(parts[0]["padded"]), tile)
         write_image(outputs[img], out.transpose(1, 2, 0)[:H, :W])
         events = {k: sum(p["events"][k] for p in parts) for k in parts[0]["events"]}
         rows[img] = {"name": paths[img].name, "input": str(paths[img]), "output": str(outputs[img]),
-                     "size": [H, W], "backend": choice.name, "backend_reason": choice.reason, "tiles": n,
-                     "events": events}
-        r["out"] = None  # the bytes are on disk; keep only the small summary
+                     "size": [H, W], "backend": choice.name, "backend_reason": choice.reason,
+                     "tiles": len(boxes) if boxes else 1, "tile": tile if boxes else None,
+                     "overlap": overlap if boxes else None, "events": events}
+        runs = [p["lava"] for p in parts if p["lava"]]
+        if runs:  # every Lava run builds its process graph and compiles its runtime once, for all its tiles
+            rows[img]["lava"] = {"runs": len(runs), "graph_builds": sum(r["graph_builds"] for r in runs),
+                                 "runtime_compiles": sum(r["runtime_compiles"] for r in runs),
+                                 "processes": runs[0]["processes"], "steps_per_tile": runs[0]["steps"],
+                                 "seconds": {k: round(sum(r["seconds"].get(k, 0.0) for r in runs), 3)
+                                             for k in ("compile", "run", "readback", "stop")}}
+        for p in parts:
+            p["outs"] = None  # the bytes are on disk; keep only the small summary
 
-    global _lava_steps
+    global _lava_report
     t0 = time.perf_counter()
-    what = "images" if folder else ("tiles" if len(units) > 1 else plan[0][0].name)
-    with scaleout.engine(args) as eng, \
-            progress(what, len(units), enabled=progress_enabled(args.quiet > 0)) as advance:
-        if eng is None and len(units) == 1:
-            _lava_steps = lambda done, total: advance(done, total, "steps")  # noqa: E731
-        try:
-            scaleout.run_units(eng, simulate_unit, {"graph": g, "artifact": str(Path(args.artifact).resolve())},
-                               units, on_result=on_result,
-                               progress=None if _lava_steps else lambda d, t, name: advance(d, t, name))
-        finally:
-            _lava_steps = None
+    with scaleout.engine(args) as eng:
+        for k, (path, (choice, boxes)) in enumerate(zip(paths, plan, strict=True)):
+            common = {"path": str(path), "crop": args.crop, "tile": tile, "backend": choice.name,
+                      "timeout": args.timeout, "image": k}
+            if boxes is None:
+                units.append(scaleout.Unit(path.name, {**common, "boxes": None}))
+                continue
+            # the fast simulator: a unit per tile; Lava: one process graph per unit, so as few units as there are
+            # workers to run them
+            groups = [[b] for b in boxes] if choice.name == "fast" else chunks(boxes, eng.cpus if eng else 1)
+            for group in groups:
+                first = boxes.index(group[0]) + 1
+                span = f"tile {first}" if len(group) == 1 else f"tiles {first}-{first + len(group) - 1}"
+                units.append(scaleout.Unit(f"{path.name} {span}/{len(boxes)}", {**common, "boxes": group}))
+        sizes = {u.name: len(u.payload["boxes"] or [None]) for u in units}
+        what = "images" if folder else ("tiles" if plan[0][1] else plan[0][0].name)
+        total = len(units) if folder else sum(sizes.values())
+        with progress(what, total, enabled=progress_enabled(args.quiet > 0)) as advance:
+            finished = [0]  # tiles (images, for a folder) of the units done so far
+
+            def unit_done(d: int, t: int, name: str) -> None:
+                finished[0] += 1 if folder else sizes[name]
+                advance(finished[0], total, name)
+
+            if eng is None:  # in this process: Lava's steps and tiles show as they happen
+                _lava_report = {
+                    "steps": lambda done, tot: advance(finished[0], total, f"step {done}/{tot}"),
+                    "tile": lambda k, n: None if folder else advance(finished[0] + k, total, f"tile {k}/{n}")}
+            try:
+                scaleout.run_units(eng, simulate_unit, {"graph": g, "artifact": str(Path(args.artifact).resolve())},
+                                   units, on_result=on_result, progress=unit_done)
+            finally:
+                _lava_report = None
     seconds = time.perf_counter() - t0
     events = {k: sum(r["events"][k] for r in rows) for k in ("clipped", "wrapped", "saturated")}
     if folder:
@@ -230,13 +282,31 @@ def run(args) -> int:
     H, W = row["size"]
     result = {"artifact": args.artifact, "input": str(paths[0]), "output": str(outputs[0]), "backend": row["backend"],
               "backend_reason": row["backend_reason"], "seconds": round(seconds, 3), "events": events,
-              "record": None, "tiles": row["tiles"]}
+              "record": None, "tiles": row["tiles"], "tile": row["tile"], "overlap": row["overlap"]}
+    if "lava" in row:
+        result["lava"] = row["lava"]
     if args.json:
         print_json(result)
     else:
         print(f"wrote {outputs[0]} ({W}x{H}) with backend {row['backend']} ({row['backend_reason']}) in "
               f"{seconds:.1f} s")
     return 0
+
+
+def tiling(args, m: int) -> tuple[int, int]:
+    """The tile side and overlap asked for (or the authors' defaults), checked against the network's size
+    multiple ``m``."""
+    from spikerain.errors import UsageError
+
+    if args.tile is not None and (args.tile < m or args.tile % m):
+        raise UsageError(f"--tile {args.tile} is not a positive multiple of {m}, which this network needs",
+                         fix=f"use a multiple of {m}")
+    tile = args.tile if args.tile is not None else default_tile(m)
+    overlap = args.overlap if args.overlap is not None else default_overlap(tile)
+    if overlap < 0 or overlap >= tile:
+        raise UsageError(f"--overlap {overlap} must be at least 0 and smaller than the {tile} px tile",
+                         fix=f"e.g. --overlap {default_overlap(tile)}")
+    return tile, overlap
 
 
 def run_image(args, g) -> int:

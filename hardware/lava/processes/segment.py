@@ -85,6 +85,7 @@ class SegmentPlan:
     energy_plan: object = None  # spikerain.counting.plan.EnergyPlan: energy counts of the counted values
     energy_slots: tuple = ()  # rows of the energy Var: (record, field)
     program: tuple = ()  # one step's actions by phase: (0, in port k) receive, (1, node k) compute, (2, out k) send
+    period: int = 0  # steps per image: tiles run back to back, each starting afresh at step k * period + 1
 
     @property
     def max_frames(self) -> int:
@@ -175,9 +176,18 @@ class PySegmentModelBase(PyLoihiProcessModel):
                   file=sys.stderr, flush=True)
             raise
 
+    def reset(self) -> None:
+        """Forget the previous tile: held frames, memoised time-mixing results, counts and energy counters."""
+        self.frames_of.clear()
+        self.memo = {}
+        self.counts[:] = 0
+        self.energy[:] = 0
+
     def _step(self) -> None:
-        s = self.time_step
         plan = self.plan
+        s = (self.time_step - 1) % plan.period + 1 if plan.period else self.time_step  # the step within its tile
+        if s == 1 and self.time_step > 1:
+            self.reset()
         if s == plan.fail_at:
             raise RuntimeError(f"fault injected at step {s}")
         for action, k in plan.program:
