@@ -90,8 +90,8 @@ def test_workers_give_the_same_bytes_and_json(ray_session, artifact, folder, in_
 
 
 def test_tiles_merge_in_place_with_any_worker_count(ray_session, artifact, tmp_path, capsys):
-    """A 16x32 image as two 16x16 tiles: each tile of the merged output is the simulator's output for that tile
-    alone (computed here directly), and two workers give the same bytes as one process."""
+    """A 16x32 image as two 16x16 tiles without overlap: each tile of the merged output is the simulator's output for
+    that tile alone (computed here directly), and two workers give the same bytes as one process."""
     from spikerain.converter.artifact import load_artifact
     from spikerain.hardware.fastsim.simulate import dequantized_output
     from spikerain.hardware.fastsim.simulate import simulate as fastsim
@@ -100,10 +100,11 @@ def test_tiles_merge_in_place_with_any_worker_count(ray_session, artifact, tmp_p
     img = np.random.default_rng(7).random((16, 32, 3))
     write_image(tmp_path / "big.png", img)
     img = read_image(tmp_path / "big.png")
-    rc, one, _ = simulate(capsys, artifact, "--input", tmp_path / "big.png", "-o", tmp_path / "a.png", "--tile", 16)
+    rc, one, _ = simulate(capsys, artifact, "--input", tmp_path / "big.png", "-o", tmp_path / "a.png", "--tile", 16,
+                          "--overlap", 0)
     assert rc == 0 and one["tiles"] == 2
     rc, two, err = simulate(capsys, artifact, "--input", tmp_path / "big.png", "-o", tmp_path / "b.png", "--tile",
-                            16, "--workers", 2)
+                            16, "--overlap", 0, "--workers", 2)
     assert rc == 0, err
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     assert one["events"] == two["events"]

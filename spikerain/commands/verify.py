@@ -23,6 +23,11 @@ def add_arguments(p) -> None:
     p.add_argument("--conv-model", default="vectorised", choices=["vectorised", "stock"],
                    help="ProcessModel for Lava's Conv: spikerain's vectorised one or Lava's own (slow)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per Lava run")
+    p.add_argument("--tiles", action="store_true",
+                   help="run the whole image (or one --crop of it) in the authors' tiles in both backends, as "
+                        "`simulate --backend lava` does, and check every tile (docs/lava.md)")
+    p.add_argument("--tile", type=int, metavar="S", help="tile side with --tiles (default 80)")
+    p.add_argument("--overlap", type=int, metavar="P", help="tile overlap with --tiles (default 8)")
 
 
 def run(args) -> int:
@@ -43,6 +48,8 @@ def run(args) -> int:
     if "io" in g.meta:  # converted with --torch or import-nir (docs/bring-your-own.md)
         return run_module_input(args, g)
     m = size_multiple(g)
+    if args.tiles or args.tile is not None or args.overlap is not None:
+        return run_tiles(args, g, m)
     bad = [c for c in crops if c[0] % m or c[1] % m]
     if bad:
         raise UsageError(f"crop sizes {bad} are not multiples of {m}, which this graph needs",
@@ -87,6 +94,60 @@ def run(args) -> int:
     return 0
 
 
+def run_tiles(args, g, m: int) -> int:
+    """``--tiles``: the image (or one crop of it) in tiles through Lava (one process graph for all tiles) and the
+    fast simulator; every tile bit-exact, or exit 1."""
+    from spikerain.commands.simulate import tiling
+    from spikerain.console import progress, progress_enabled
+    from spikerain.errors import UsageError, VerificationError
+    from spikerain.hardware.backend import step_reporter
+    from spikerain.imageio import read_image
+    from spikerain.models.samples import sample_pair
+    from spikerain.pipeline.verify import center_crop, verify_tiles
+
+    tile, overlap = tiling(args, m)
+    if args.crop and len(args.crop) > 1:
+        raise UsageError("--tiles runs one image: give at most one --crop", fix="e.g. --tiles --crop 160 160")
+    img = read_image(args.input or sample_pair()[0])
+    if args.crop:
+        img = center_crop(img, tuple(args.crop[0]), tuple(args.at) if args.at else None).transpose(1, 2, 0)
+    H, W = img.shape[:2]
+    log.info("verifying a %dx%d image in %dx%d tiles with %d px overlap in Lava against the fast simulator", H, W,
+             tile, tile, overlap)
+    from spikerain.models.tile_grid import tile_boxes
+
+    n = len(tile_boxes(H, W, tile, overlap))
+    with progress("tiles", n, enabled=progress_enabled(args.quiet > 0)) as advance:
+        state = {"done": 0}
+
+        def on_tile(k: int, total: int) -> None:
+            state["done"] = k
+            advance(k, total, f"tile {k}/{total}")
+
+        r = verify_tiles(args.artifact, g, img, tile=tile, overlap=overlap, conv_model=args.conv_model,
+                         timeout=args.timeout,
+                         progress=step_reporter(lambda d, t: advance(state["done"], n, f"step {d}/{t}"), log.debug,
+                                                tile=on_tile))
+    if args.json:
+        print_json({"artifact": args.artifact, **r})
+    else:
+        for t in r["tiles"]:
+            verdict = "bit-exact" if t["bit_exact"] else "MISMATCH"
+            print(f"tile {t['tile']}/{n} at (y {t['at'][0]}, x {t['at'][1]}): {verdict}: {t['output_values']} output "
+                  f"values, {t['layers_compared']} layers x timesteps")
+        print(f"{W}x{H} in {n} tiles of {tile}x{tile} ({overlap} px overlap): merged image "
+              f"{'identical' if r['image_equal'] else 'DIFFERS'}; Lava {r['lava_processes']} processes built "
+              f"{r['graph_builds']}x, compiled {r['runtime_compiles']}x, {r['lava_steps_per_tile']} steps per tile, "
+              f"{r['lava_wall_seconds']:.1f} s; fast simulator {r['fast_seconds']:.2f} s")
+    if not r["bit_exact"]:
+        bad = [t for t in r["tiles"] if not t["bit_exact"]]
+        where = (f"tile {bad[0]['tile']} at {tuple(bad[0]['at'])} (and {len(bad) - 1} more)" if bad
+                 else "the merged image")
+        raise VerificationError(f"Lava and the fast simulator differ on {where}",
+                                fix="report it with the artifact; run with -v for the Lava log")
+    return 0
+
+
 def run_module_input(args, g) -> int:
     """An artifact converted from a module (``convert --torch``, ``import-nir``): ``--input X.npy`` in the module's
     layout, run whole in Lava and in the fast simulator."""
@@ -99,8 +160,8 @@ def run_module_input(args, g) -> int:
     if not args.input or not str(args.input).endswith(".npy"):
         raise UsageError("this artifact takes a tensor in the module's layout, not an image",
                          fix=f"spikerain verify {args.artifact} --input x.npy")
-    if args.crop or args.at:
-        raise UsageError("--crop and --at cut images; a module input runs whole", fix="leave them out")
+    if args.crop or args.at or args.tiles or args.tile is not None or args.overlap is not None:
+        raise UsageError("--crop, --at and --tiles cut images; a module input runs whole", fix="leave them out")
     checks.input_file(args.input, "--input")
     x = load_npy(args.input, "--input")
     to_graph_input(g, x)  # the shape is checked before any work

@@ -1,0 +1,100 @@
+"""Whole images in Lava: an image runs in the authors' overlapping tiles, all tiles in ONE Lava process graph (built
+and compiled once, every process starting each tile afresh), and the merged image equals the fast simulator's with
+the same tiling byte for byte (``simulate``, ``verify --tiles``)."""
+
+import contextlib
+import io
+import json
+
+import numpy as np
+import pytest
+
+from spikerain.cli import main
+from spikerain.converter import ir
+from spikerain.converter.artifact import save_artifact
+from spikerain.converter.ir import quantized as q
+from spikerain.converter.ir import size_multiple
+from spikerain.imageio import write_image
+
+
+def tile_graph() -> ir.Graph:
+    """A small image network whose state would leak from tile to tile if it were not reset: a LIF (membrane and
+    current), the mean over T (a host segment holding frames and a memoised result), a stride-2 conv and bilinear
+    x2 (size multiple 2, output the input's size)."""
+    w = np.random.default_rng(3).integers(-20, 21, (3, 3, 3, 3)).astype(np.int32)
+    nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=4, frac=8),
+             q.QConv2d(name="conv", inputs=("e",), weight_mant=w, padding=1, stride=2, shift=4),
+             q.QLIF(name="lif", inputs=("conv",), vth=10, frac=0, bits=1),
+             q.QMeanT(name="m", inputs=("lif",), frac=4), q.QUpsample2x(name="up", inputs=("m",), frac=4),
+             q.QOutput(name="out", inputs=("up",), frac=4)]
+    g = ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8)))
+    ir.infer_shapes(g)
+    return g
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tiles")
+    save_artifact(d / "tiny.h5", tile_graph())
+    write_image(d / "in.png", np.random.default_rng(1).random((12, 20, 3)))
+    return d
+
+
+def cli(*argv) -> tuple[int, dict | None]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main([str(a) for a in argv])
+    return rc, (json.loads(out.getvalue()) if rc == 0 else None)
+
+
+def test_graph_has_a_size_multiple():
+    assert size_multiple(tile_graph()) == 2
+
+
+@pytest.mark.lava
+def test_tiled_lava_run_equals_the_fast_simulator_byte_for_byte_with_one_build(tiny):
+    common = ["--input", tiny / "in.png", "--tile", 8, "--overlap", 4, "--json", "-q"]
+    rc, fast = cli("simulate", tiny / "tiny.h5", "--backend", "fast", "-o", tiny / "fast.png", *common)
+    assert rc == 0
+    rc, lava = cli("simulate", tiny / "tiny.h5", "--backend", "lava", "-o", tiny / "lava.png", *common)
+    assert rc == 0
+    # 12x20 in 8x8 tiles overlapping by 4: rows at 0, 4; columns at 0, 4, 8, 12
+    assert fast["tiles"] == lava["tiles"] == 8 and lava["tile"] == 8 and lava["overlap"] == 4
+    # all 8 tiles ran in one Lava process graph: built once, its runtime compiled once (counted in network.py)
+    assert lava["lava"]["runs"] == 1
+    assert lava["lava"]["graph_builds"] == 1 and lava["lava"]["runtime_compiles"] == 1
+    a, b = (tiny / "fast.png").read_bytes(), (tiny / "lava.png").read_bytes()
+    assert a == b
+    from spikerain.imageio import read_image
+
+    img = read_image(tiny / "lava.png")
+    assert img.shape == (12, 20, 3) and len(np.unique(img)) > 8  # an image, not a constant
+
+
+@pytest.mark.lava
+def test_verify_tiles_checks_every_tile(tiny):
+    rc, r = cli("verify", tiny / "tiny.h5", "--input", tiny / "in.png", "--tiles", "--tile", 8, "--overlap", 6,
+                "--json", "-q")
+    assert rc == 0 and r["bit_exact"] and r["image_equal"]
+    # 12x20 with a step of 2: rows at 0, 2, 4; columns at 0, 2, ..., 12
+    assert len(r["tiles"]) == 3 * 7 and [t["at"] for t in r["tiles"][:2]] == [[0, 0], [0, 2]]
+    assert all(t["bit_exact"] and t["energy_equal"] and t["layers_compared"] == 7 for t in r["tiles"])
+    assert r["graph_builds"] == 1 and r["runtime_compiles"] == 1
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["simulate", "--backend", "fast", "-o", "{d}/s.png", "--tile", "7"], "--tile 7 is not a positive multiple of 2"),
+    (["simulate", "--backend", "lava", "-o", "{d}/s.png", "--tile", "8", "--overlap", "8"],
+     "--overlap 8 must be at least 0 and smaller than the 8 px tile"),
+    (["simulate", "--backend", "fast", "-o", "{d}/s.png", "--overlap", "-1"], "--overlap -1 must be at least 0"),
+    (["verify", "--tiles", "--tile", "6", "--overlap", "9"], "smaller than the 6 px tile"),
+    (["verify", "--tiles", "--tile", "5"], "--tile 5 is not a positive multiple of 2"),
+    (["verify", "--tiles", "--crop", "8", "8", "--crop", "10", "10"], "at most one --crop"),
+])
+def test_bad_tiling_is_one_line_and_exit_2(tiny, argv, says, capsys):
+    """Checked before any simulator runs (no Lava needed); nothing is written."""
+    argv = [a.format(d=tiny) for a in argv]
+    rc = main([argv[0], str(tiny / "tiny.h5"), "--input", str(tiny / "in.png"), *argv[1:]])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and says in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tiny / "s.png").exists()
