@@ -335,6 +335,12 @@ def run_tiles(net: LavaNetwork, inputs: list[np.ndarray], *, hardware: bool = Fa
         odd = [n.name for n in net.graph.nodes if getattr(n, "reset_interval", 0) and s.steps % n.reset_interval]
         if odd:
             raise ValueError(f"LIF layers {odd} reset at an interval that does not divide the {s.steps} steps per tile")
+        # stock processes whose state nothing resets per tile: SDNN neurons (sigma, delta), delayed synapses
+        by = net.graph.by_name()
+        kept = [u.name for u in s.units if (u.kind == "neuron" and by[u.nodes[0]].op != "q_lif")
+                or (u.kind == "dense" and by[u.nodes[0]].delays.size)]
+        if kept:
+            raise ValueError(f"{', '.join(kept)} keep state from tile to tile; run these tiles one by one")
     cfg = (Loihi2HwCfg(exception_proc_model_map=net.model_map) if hardware
            else Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map))
     sink = net.procs["sink"]
