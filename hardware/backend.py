@@ -23,7 +23,7 @@ from spikerain.errors import EnvironmentMissingError, UsageError
 
 BACKENDS = ("auto", "fast", "lava", "loihi2")
 #: images up to this many pixels go to Lava's CPU simulator when it is chosen automatically; a 32x32 crop of
-#: VLIF-Net (dim 16) takes about two minutes there (docs/benchmarks.md), a 240x160 image would take hours
+#: VLIF-Net (dim 16) takes about two minutes there (docs/benchmarks.md); the 240x160 sample in 12 tiles 8-17 min
 LAVA_AUTO_MAX_PIXELS = 32 * 32
 LOIHI_HOST_ENV = ("NXSDKHOST", "SLURM", "LOIHI_GEN")
 
