@@ -57,11 +57,15 @@ LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
 LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ the ChipSegment requantizes, unless it is the identity)"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
 for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
-             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
+             q.QReduce, q.QSigmoid, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
              q.QMaxPool2d, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace, q.QNeuron):
     # one segment per placement: never host and on-chip nodes in one process (hardware/realisation.py)
     LAVA.add(_cls, LavaForm("segment", "HostSegment (spikerain, host)" if _cls.placement == "host"
                             else "ChipSegment (spikerain, custom)"))
+
+# a segment-fed ReLU read only by segments: a stock chain (lowered_relus); one feeding a stock process: the segment
+LAVA.add(q.QReLU, LavaForm("segment", "Delta -> SigmaDelta (ReLU) -> Sigma (stock); ChipSegment where it feeds a "
+                                      "stock process"))
 
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
 NEURON_OPS = {op: f.process for op, f in LAVA.items() if f.kind == "neuron"}

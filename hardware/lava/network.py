@@ -41,7 +41,9 @@ class LavaNetwork:
 def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
     """Segment (and probe) unit -> its input and output ports as ``BundlePlan``s. Values to or from stock
     processes keep a port each; everything one segment sends another in one phase (:func:`schedule.phases`) is
-    one packed port: VLIF-Net's chip and host segments exchange 746 values per step in 38 messages."""
+    one packed port: VLIF-Net's chip and host segments exchange 479 values per step in 37 messages. What a
+    segment sends a ReLU group is one packed port in the group's order; the group's ``Sigma`` sends its packed
+    values to every segment (and the probe) that reads one of them."""
     from spikerain.hardware.lava.processes.segment import BundlePlan, PortPlan
 
     e = phases(g, s)
