@@ -13,7 +13,10 @@ Units (one Lava process each):
   (``ChipSegment``: a conv's requantization, NI-LIF, adds, upsampling, patch/time moves) and the host segment
   (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
   (:mod:`spikerain.hardware.realisation` classifies every process and counts misplaced nodes).
-- ``probe``: one spikerain process counting the spikes of every LIF layer per timestep.
+- ``delta``, ``sigma_delta``, ``sigma``: a ReLU group, the stock chain ``Delta`` -> ``SigmaDelta`` (ReLU) ->
+  ``Sigma`` computing the ReLUs one segment sends in one phase (:func:`lowered_relus`), zero latency.
+- ``probe``: one spikerain process counting the spikes of every LIF layer (and the ReLU groups' values) per
+  timestep.
 - ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
 
 Time: Lava steps start at 1. ``Conv`` and ``Dense`` send what they computed in the previous step before they
