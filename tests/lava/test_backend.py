@@ -55,7 +55,7 @@ def test_relus_on_stock_graded_neurons_match_reference(tmp_path):
     save_artifact(tmp_path / "relu.h5", g)
     img = np.random.default_rng(3).random((3, 8, 8))
     ref = run_reference(g, img[None], keep=True)
-    res = run_lava(tmp_path / "relu.h5", img, timeout=300)
+    res = run_lava(tmp_path / "relu.h5", img, timeout=300, lower_relu=True)
     np.testing.assert_array_equal(res.output, ref["out"][:, 0])
     for name, value in ref.items():
         assert res.counts[name] == [int(np.count_nonzero(f)) for f in value], name
