@@ -8,6 +8,8 @@ When ``bench/results/lava_before.json`` exists (the same benchmark run on an ear
 machine in the same session), a before/after table compares processes, steps and wall time.
 
     python -m bench.lava
+    python -m bench.lava --no-relu-lowering   # the same with every ReLU in the chip segment (the graph before
+                                              # the ReLU lowering): writes bench/results/lava_before.json only
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from bench.common import machine, write_results
 
 def main(argv=None) -> int:
     import torch
+
+    argv = sys.argv[1:] if argv is None else argv
+    lower = "--no-relu-lowering" not in argv
 
     from spikerain.converter.artifact import save_artifact
     from spikerain.hardware.constraints import load_constraints
@@ -43,7 +48,7 @@ def main(argv=None) -> int:
             save_artifact(path, g)
             for size in (16, 32):
                 crop = center_crop(img, size)
-                r = verify_crop(path, g, crop, timeout=1800)
+                r = verify_crop(path, g, crop, timeout=1800, lower_relu=lower)
                 # the fast simulator warm (its first call on a new shape prepares kernels): best of three
                 fast_s = min(fast_reference(g, crop)[2] for _ in range(3))
                 c = r["realisation"]
@@ -56,6 +61,11 @@ def main(argv=None) -> int:
                        "fast_first_call_s": r["fast_seconds"], "ratio": r["lava_wall_seconds"] / fast_s}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
+    if not lower:
+        out = Path(__file__).parent / "results" / "lava_before.json"
+        what = "the same code with every ReLU in the chip segment (--no-relu-lowering)"
+        out.write_text(json.dumps({"commit": what, "machine": machine(), "rows": rows}, indent=2) + "\n")
+        return 0
     torch.manual_seed(0)
     _, g48, _ = convert_model(build_model("vlifnet", dim=48), report_images=1)
     t0 = time.perf_counter()

@@ -11,7 +11,8 @@ Every Lava process of a :class:`~spikerain.hardware.schedule.Schedule` gets ONE 
 
 Each IR node is *held* by the process that produces its value: a requantized conv by the custom segment that
 requantizes it (its synapses are in the stock ``Conv``), a concat split into synapses by the stock ``Conv``s
-that sum it, the input (and its repetition over T) by the source. ``misplaced_nodes`` counts on-chip IR nodes
+that sum it, the input (and its repetition over T) by the source, a lowered ReLU by the ``Sigma`` ending its
+``Delta`` -> ``SigmaDelta`` chain. ``misplaced_nodes`` counts on-chip IR nodes
 held by host processes plus host nodes held by stock or custom ones; the schedule keeps it 0.
 
 The verifier's ``--json``, the demo report, ``spikerain map`` and the energy report all show this one summary.
@@ -25,7 +26,7 @@ CLASSES = ("stock", "custom", "host")
 
 #: schedule unit kind -> the class of its Lava process (segments: by their placement)
 UNIT_CLASS = {"source": "stock", "conv": "stock", "dense": "stock", "neuron": "stock", "sink": "stock",
-              "probe": "host"}
+              "delta": "stock", "sigma_delta": "stock", "sigma": "stock", "probe": "host"}
 
 #: Lava process class name of each spikerain process kind (hardware/lava/processes/segment.py)
 CUSTOM_PROCESS = "ChipSegment"
@@ -47,8 +48,8 @@ def held_nodes(g: ir.Graph, s) -> dict[str, tuple[str, ...]]:
     for u in s.units:
         if u.kind in ("source", "segment"):
             names = u.nodes
-        elif u.kind in ("dense", "neuron"):
-            names = u.nodes
+        elif u.kind in ("dense", "neuron", "sigma"):
+            names = u.nodes  # a ReLU group's values leave its Sigma (its Delta and SigmaDelta hold none)
         elif u.kind == "conv":
             node = by[u.nodes[0]]
             # a direct conv's value leaves the Conv; a requantized one's leaves its segment; a split concat is
@@ -56,7 +57,7 @@ def held_nodes(g: ir.Graph, s) -> dict[str, tuple[str, ...]]:
             names = [n for n in by[node.name].inputs if n in s.split_concats]
             if node.op == "q_conv2d" and node.identity_requant:
                 names.append(node.name)
-        else:  # probe, sink: they hold no IR node
+        else:  # probe, sink, a ReLU group's Delta and SigmaDelta: they hold no IR node
             names = ()
         for n in names:
             if n not in owner:

@@ -13,7 +13,10 @@ Units (one Lava process each):
   (``ChipSegment``: a conv's requantization, NI-LIF, adds, upsampling, patch/time moves) and the host segment
   (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
   (:mod:`spikerain.hardware.realisation` classifies every process and counts misplaced nodes).
-- ``probe``: one spikerain process counting the spikes of every LIF layer per timestep.
+- ``delta``, ``sigma_delta``, ``sigma``: a ReLU group, the stock chain ``Delta`` -> ``SigmaDelta`` (ReLU) ->
+  ``Sigma`` computing the ReLUs one segment sends in one phase (:func:`lowered_relus`), zero latency.
+- ``probe``: one spikerain process counting the spikes of every LIF layer (and the ReLU groups' values) per
+  timestep.
 - ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
 
 Time: Lava steps start at 1. ``Conv`` and ``Dense`` send what they computed in the previous step before they
@@ -57,11 +60,15 @@ LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
 LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ the ChipSegment requantizes, unless it is the identity)"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
 for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
-             q.QReduce, q.QSigmoid, q.QReLU, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
+             q.QReduce, q.QSigmoid, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
              q.QMaxPool2d, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace, q.QNeuron):
     # one segment per placement: never host and on-chip nodes in one process (hardware/realisation.py)
     LAVA.add(_cls, LavaForm("segment", "HostSegment (spikerain, host)" if _cls.placement == "host"
                             else "ChipSegment (spikerain, custom)"))
+
+# a segment-fed ReLU read only by segments: a stock chain (lowered_relus); one feeding a stock process: the segment
+LAVA.add(q.QReLU, LavaForm("segment", "Delta -> SigmaDelta (ReLU) -> Sigma (stock); ChipSegment where it feeds a "
+                                      "stock process"))
 
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
 NEURON_OPS = {op: f.process for op, f in LAVA.items() if f.kind == "neuron"}
@@ -202,6 +209,33 @@ def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], 
     return seg_of, split
 
 
+#: the stock chain that computes a group of ReLUs (``Delta`` -> ``SigmaDelta`` with ReLU -> ``Sigma``): unit kinds
+RELU_KINDS = ("delta", "sigma_delta", "sigma")
+
+
+def lowered_relus(g: ir.Graph, seg_of: dict[str, str]) -> list[str]:
+    """The ReLUs computed by stock graded neurons instead of the chip segment: those whose input a segment
+    computes and whose consumers are all segment-computed nodes other than requantized convs (a ``Conv``, a
+    ``LIFReset`` or the sink would need the value in its own port shape; a group sends one packed vector).
+
+    Why it is exact: with ``vth`` 0 and both exponents 0, Lava's fixed-point ``Delta`` sends d_t = x_t - x_{t-1}
+    (every element, residue 0), ``SigmaDelta`` (ReLU, bias 0) sums it back to x_t and sends
+    max(x_t, 0) - max(x_{t-1}, 0), and ``Sigma`` sums that to max(x_t, 0): ``q_relu`` for every step, from any
+    stream (a segment sends zeros outside a value's frames), with no clip or rounding anywhere."""
+    by, cons = g.by_name(), g.consumers()
+    out = []
+    for n in g.nodes:
+        if n.op != "q_relu" or n.name in g.outputs or n.name not in seg_of:
+            continue
+        src = n.inputs[0]
+        if src not in seg_of or by[src].op == "q_relu":
+            continue
+        cs = cons[n.name]
+        if cs and all(c in seg_of and by[c].op not in ("q_relu", STOCK_CONV) for c in cs):
+            out.append(n.name)
+    return out
+
+
 def _lava_shapes(g: ir.Graph, host: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """Conv-domain values travel as (X, Y, C) = (W, H, C); dense outputs, and neurons after them, as (N,)."""
     out: dict[str, tuple[int, ...]] = {}
@@ -218,8 +252,25 @@ def _lava_shapes(g: ir.Graph, host: tuple[str, ...]) -> dict[str, tuple[int, ...
     return out
 
 
-def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
-    """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing."""
+def build_schedule(g: ir.Graph, *, split_concats: bool = True, lower_relu: bool = True) -> Schedule:
+    """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing.
+
+    ``lower_relu``: ReLUs go to stock ``Delta`` -> ``SigmaDelta`` -> ``Sigma`` chains (:func:`lowered_relus`),
+    one chain per producing segment and phase (a stock process receives once per step), instead of the chip
+    segment."""
+    s = _build(g, split_concats, lower_relu, None)
+    relus = [n for u in s.units if u.kind == "sigma" for n in u.nodes]
+    if not relus:
+        return s
+    # group by (producing segment, phase): the phases do not depend on the grouping
+    e = phases(g, s)
+    by = g.by_name()
+    seg_of = {n: u.name for u in s.units if u.kind == "segment" for n in u.nodes}
+    groups = {r: f"relu:{seg_of[by[r].inputs[0]]}:{e[by[r].inputs[0]]}" for r in relus}
+    return _build(g, split_concats, lower_relu, groups)
+
+
+def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str, str] | None) -> Schedule:
     if not g.shapes:
         ir.infer_shapes(g)
     for n in g.nodes:
@@ -229,6 +280,11 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
         raise GraphError(f"the Lava backend runs graphs with one output; this one has {len(g.outputs)}")
     host = host_fed(g)
     seg_of, split = partition(g, split_concats)
+    relus = lowered_relus(g, seg_of) if lower_relu else []
+    for r in relus:
+        del seg_of[r]
+    if groups is None:
+        groups = {r: f"relu:{r}" for r in relus}
     T = {n.name: g.shapes[n.name][0] for n in g.nodes}
     avail: dict[str, int] = {}
     compute: dict[str, int] = {}
@@ -241,7 +297,7 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
             continue
         if n.name in split:
             continue
-        if n.op in NEURON_OPS:
+        if n.op in NEURON_OPS or n.name in groups:
             avail[n.name] = avail[n.inputs[0]]
             continue
         if n.op in SYNAPSE_OPS and getattr(n, "delay", 0) and avail[n.inputs[0]] != 1:
@@ -320,6 +376,17 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True) -> Schedule:
                               inputs=(Port(n.inputs[0], avail[n.name], T[n.name]),),
                               outputs=(Port(n.name, avail[n.name], T[n.name]),)))
             probed.append(n.name)
+    members: dict[str, list[str]] = {}
+    for n in g.nodes:
+        if n.name in groups:
+            members.setdefault(groups[n.name], []).append(n.name)
+            probed.append(n.name)
+    for grp, names in members.items():
+        ins = tuple(Port(by[r].inputs[0], avail[r], T[r]) for r in names)
+        outs = tuple(Port(r, avail[r], T[r]) for r in names)
+        units.append(Unit(f"{grp}/delta", "delta", "on-chip", nodes=tuple(names), inputs=ins))
+        units.append(Unit(f"{grp}/sigma_delta", "sigma_delta", "on-chip", nodes=tuple(names)))
+        units.append(Unit(f"{grp}/sigma", "sigma", "on-chip", nodes=tuple(names), outputs=outs))
     consumers_outside: dict[str, set[str]] = {}
     for u in units:
         for p in u.inputs:
@@ -396,7 +463,7 @@ def phases(g: ir.Graph, s: Schedule) -> dict[str, int]:
         u = unit_of[n.name]
         if u.kind in ("source", "conv", "dense"):
             e[n.name] = -1
-        elif u.kind == "neuron":
+        elif u.kind in ("neuron", "sigma"):
             e[n.name] = e[n.inputs[0]]
         else:
             ph = 0

@@ -44,11 +44,15 @@ class LavaNetwork:
 def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
     """Segment (and probe) unit -> its input and output ports as ``BundlePlan``s. Values to or from stock
     processes keep a port each; everything one segment sends another in one phase (:func:`schedule.phases`) is
-    one packed port: VLIF-Net's chip and host segments exchange 746 values per step in 38 messages."""
+    one packed port: VLIF-Net's chip and host segments exchange 479 values per step in 37 messages. What a
+    segment sends a ReLU group is one packed port in the group's order; the group's ``Sigma`` sends its packed
+    values to every segment (and the probe) that reads one of them."""
     from spikerain.hardware.lava.processes.segment import BundlePlan, PortPlan
 
     e = phases(g, s)
     segs = {u.name for u in s.units if u.kind == "segment"}
+    deltas = {u.name: u for u in s.units if u.kind == "delta"}
+    sigmas = {u.name: u for u in s.units if u.kind == "sigma"}
     producer = {(p.value, p.start): u.name for u in s.units for p in u.outputs}
     consumers: dict[tuple[str, int], list[str]] = {}
     for u in s.units:
@@ -64,21 +68,35 @@ def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
     for u in s.units:
         if u.name not in segs:
             continue
+        fed = set()
         for p in u.outputs:
             key = (p.value, p.start)
-            if any(c not in segs for c in consumers.get(key, ())):
+            if any(c not in segs and c not in deltas for c in consumers.get(key, ())):
                 wiring[u.name][1].append(BundlePlan(("v", *key), (part(p),)))
             for c in consumers.get(key, ()):
                 if c in segs:
                     packs.setdefault(("b", u.name, c, e[p.value]), []).append(p)
+                elif c in deltas and c not in fed:  # a ReLU group's inputs: one packed message, the group's order
+                    fed.add(c)
+                    d = deltas[c]
+                    wiring[u.name][1].append(BundlePlan(("g", u.name, c, e[d.inputs[0].value]),
+                                                        tuple(part(q) for q in d.inputs), packed=True))
     for key, ports in sorted(packs.items(), key=lambda kv: (kv[0][3], kv[0][1], kv[0][2])):
         b = BundlePlan(key, tuple(part(p) for p in sorted(ports, key=lambda p: pos[p.value])), packed=True)
         wiring[key[1]][1].append(b)
         wiring[key[2]][0].append(b)
     for u in s.units:
         if u.name in wiring:
+            got = set()
             for p in u.inputs:
-                if producer[(p.value, p.start)] not in segs:
+                src = producer[(p.value, p.start)]
+                if src in sigmas:  # a ReLU group's values: its Sigma's whole packed vector
+                    if src not in got:
+                        got.add(src)
+                        g_u = sigmas[src]
+                        wiring[u.name][0].append(BundlePlan(("g", src, u.name, e[g_u.outputs[0].value]),
+                                                            tuple(part(q) for q in g_u.outputs), packed=True))
+                elif src not in segs:
                     wiring[u.name][0].append(BundlePlan(("v", p.value, p.start), (part(p),)))
     return wiring
 
@@ -177,6 +195,9 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
                 proc = Dense(**common)
         elif u.kind == "neuron":
             proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]))
+        elif u.kind in RELU_BUILDERS:
+            size = sum(int(np.prod(s.lava_shape[n])) for n in u.nodes)
+            proc = RELU_BUILDERS[u.kind](size, u.name)
         elif u.kind in ("segment", "probe"):
             plan = _segment_plan(graph, s, u, wiring, fail_at if u.kind == "segment" and not fail_at_used else 0,
                                  energy)
@@ -246,6 +267,28 @@ def _sigma(node, s: Schedule, u, chw, shape):
     return Sigma(shape=shape)
 
 
+def _relu_delta(size: int, name: str):
+    from lava.proc.sdn.process import Delta
+
+    return Delta(shape=(size,), vth=0, spike_exp=0, state_exp=0)  # takes no name
+
+
+def _relu_sigma_delta(size: int, name: str):
+    from lava.proc.sdn.process import ActivationMode, SigmaDelta
+
+    return SigmaDelta(shape=(size,), vth=0, bias=0, act_mode=ActivationMode.RELU, spike_exp=0, state_exp=0,
+                      name=name)
+
+
+def _relu_sigma(size: int, name: str):
+    from lava.proc.sdn.process import Sigma
+
+    return Sigma(shape=(size,))  # takes no name
+
+
+#: a ReLU group's three stock processes (``schedule.lowered_relus`` says why the chain is exactly ``q_relu``)
+RELU_BUILDERS = {"delta": _relu_delta, "sigma_delta": _relu_sigma_delta, "sigma": _relu_sigma}
+
 #: the stock Lava neuron process for each op the schedule realises as a "neuron" unit (``schedule.LAVA``)
 NEURON_BUILDERS = {q.QLIF: _lif, q.QDelta: _delta, q.QSigmaDelta: _sigma_delta, q.QSigma: _sigma}
 
@@ -268,6 +311,14 @@ def _out_ports(net: LavaNetwork) -> dict[tuple, list]:
             for k, b in enumerate(net.plans[u.name].outputs):
                 ports.setdefault(b.key, []).append(getattr(proc, f"out{k}"))
             continue
+        if u.kind == "sigma":  # a ReLU group's packed values, to every segment and the probe that read them
+            for plan in net.plans.values():
+                for b in plan.inputs:
+                    if b.key[0] == "g" and b.key[1] == u.name:
+                        ports.setdefault(b.key, []).append(proc.s_out)
+            continue
+        if u.kind in ("delta", "sigma_delta"):
+            continue
         for p in u.outputs:
             port = proc.s_out if u.kind in ("source", "neuron") else proc.a_out
             ports.setdefault(("v", p.value, p.start), []).append(port)
@@ -281,6 +332,12 @@ def _connect(net: LavaNetwork) -> None:
         if u.kind in ("segment", "probe"):
             wanted = [(b.key, getattr(proc, f"in{k}"), b.parts[0].value)
                       for k, b in enumerate(net.plans[u.name].inputs)]
+        elif u.kind in ("sigma_delta", "sigma"):  # the chain Delta -> SigmaDelta -> Sigma of one group
+            prev = u.name.rsplit("/", 1)[0] + ("/delta" if u.kind == "sigma_delta" else "/sigma_delta")
+            net.procs[prev].s_out.connect(proc.a_in)
+            continue
+        elif u.kind == "delta":
+            wanted = [(k, proc.a_in, u.inputs[0].value) for k in outs if k[0] == "g" and k[2] == u.name]
         elif u.inputs:
             dst = proc.s_in if u.kind in ("conv", "dense") else proc.a_in
             wanted = [(("v", p.value, p.start), dst, p.value) for p in u.inputs]

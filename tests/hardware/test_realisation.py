@@ -74,6 +74,13 @@ def test_shipped_networks_have_no_misplaced_node(shipped, name):
     # one custom process and one host process: host and on-chip nodes never share one
     assert c["processes"]["custom"] == 1 and c["processes"]["host"] == 2  # host segment, activity probe
     assert c["processes"]["stock"] == len(s.units) - 3
+    # ReLUs run on stock Delta -> SigmaDelta -> Sigma chains, except those feeding a stock process (a Conv's or
+    # LIFReset's input port takes one value in its own shape)
+    by, cons = g.by_name(), g.consumers()
+    relus = [n for n in g.nodes if n.op == "q_relu"]
+    kept = [n for n in relus if any(by[c].op in ("q_conv2d", "q_lif") for c in cons[n.name])]
+    assert len(relus) - len(kept) > 100 and c["custom_ops"].get("q_relu", 0) == len(kept)
+    assert s.kinds()["delta"] == s.kinds()["sigma_delta"] == s.kinds()["sigma"] <= 14
     # every custom op is listed in docs/lava.md with its reason
     listed = set(re.findall(r"^\| `(q_\w+)` \|", DOCS.read_text(), re.M))
     assert set(c["custom_ops"]) <= listed, set(c["custom_ops"]) - listed

@@ -37,6 +37,41 @@ def concat_graph():
     return g
 
 
+def relu_graph():
+    """ReLUs of an on-chip value (``r1``, feeding an add and the host) and of a host value (``r2``, feeding the
+    output): both go to stock Delta -> SigmaDelta -> Sigma chains, one per producing segment and phase."""
+    def w(co, ci, seed):
+        return np.random.default_rng(seed).integers(-20, 21, (co, ci, 3, 3)).astype(np.int32)
+
+    nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=3, frac=8),
+             q.QConv2d(name="c1", inputs=("e",), weight_mant=w(4, 3, 1), padding=1, shift=6, frac=6),
+             q.QConv2d(name="c2", inputs=("e",), weight_mant=w(4, 3, 2), padding=1, shift=6, frac=6),
+             q.QReLU(name="r1", inputs=("c1",), frac=6),
+             q.QAdd(name="a", inputs=("r1", "c2"), frac_a=6, frac_b=6, frac=6),
+             q.QMul(name="m", inputs=("a", "r1"), frac_a=6, frac_b=6, frac=6),
+             q.QReLU(name="r2", inputs=("m",), frac=6),
+             q.QAdd(name="o", inputs=("r2", "a"), frac_a=6, frac_b=6, frac=6, subtract=True),
+             q.QOutput(name="out", inputs=("o",), frac=6)]
+    g = ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8)))
+    ir.infer_shapes(g)
+    return g
+
+
+def test_relus_become_stock_graded_neuron_chains():
+    g = relu_graph()
+    s = build_schedule(g)
+    kinds = s.kinds()
+    # r1 (its input from the chip segment) and r2 (from the host segment) are in different phases: two chains
+    assert (kinds["delta"], kinds["sigma_delta"], kinds["sigma"]) == (2, 2, 2)
+    assert "r1" not in s.unit("seg_chip").nodes and "r2" not in s.unit("seg_chip").nodes
+    e = phases(g, s)
+    # a stock neuron passes its input's phase on: r1 keeps c1's, and its readers get it one phase later
+    assert e["r1"] == e["c1"] == 0 and e["a"] == 1 and e["m"] == e["r2"] == 2 and e["o"] == 3
+    assert s.avail["r1"] == s.avail["c1"] and s.avail["r2"] == s.avail["m"]
+    legacy = build_schedule(g, lower_relu=False)
+    assert "r1" in legacy.unit("seg_chip").nodes and "delta" not in legacy.kinds()
+
+
 def test_chain_latencies_by_hand():
     s = build_schedule(chain())
     # the source replays the image from step 1 (the repetition over T); Conv (1 step); the requantization, the LIF

@@ -46,6 +46,23 @@ def test_small_graph_with_split_concat_matches_reference(tmp_path, conv_model):
     assert res.meta["schedule"]["split_concats"] == 1 and res.meta["conv_model"] == conv_model
 
 
+def test_relus_on_stock_graded_neurons_match_reference(tmp_path):
+    """ReLUs of on-chip and host values as stock Delta -> SigmaDelta -> Sigma chains: every integer and count
+    equals the reference's, and the ReLUs really clip (some inputs are negative)."""
+    from tests.hardware.test_schedule import relu_graph
+
+    g = relu_graph()
+    save_artifact(tmp_path / "relu.h5", g)
+    img = np.random.default_rng(3).random((3, 8, 8))
+    ref = run_reference(g, img[None], keep=True)
+    res = run_lava(tmp_path / "relu.h5", img, timeout=300, lower_relu=True)
+    np.testing.assert_array_equal(res.output, ref["out"][:, 0])
+    for name, value in ref.items():
+        assert res.counts[name] == [int(np.count_nonzero(f)) for f in value], name
+    assert (ref["c1"] < 0).any() and (ref["m"] < 0).any()
+    assert res.meta["schedule"]["kinds"]["sigma"] == 2
+
+
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
     out = {}
