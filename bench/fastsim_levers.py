@@ -2,10 +2,11 @@
 
 The kernels before the levers are read from git (``BEFORE``, the commit this work started from) into their own
 module; a lever is a set of ops whose kernels come from the current ``int_kernels`` while every other op keeps
-its old kernel. All variants and the float forward (the inference copy) run round-robin in one process, and
-every variant's output is checked bit-identical with the old kernels' output.
+its old kernel, run with int64 values or with the int32 storage ``narrow.int32_nodes`` proves safe. All variants
+and the float forward (the inference copy) run round-robin in one process, and every variant's output is checked
+bit-identical with the old kernels' output.
 
-    python -m bench.fastsim_levers [--dim 48] [--size 128] [--repeats 3]
+    python -m bench.fastsim_levers [--dim 48] [--size 128] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from pathlib import Path
 
 from bench.common import ROOT, machine, machine_line, write_results
 
-BEFORE = "f98029b"
+BEFORE = "8622b89"
+#: variant -> (ops whose current kernels replace the old ones, None: all; values held as int32 where proven)
 LEVERS = {
-    "before": set(),
-    "fused float32 conv requantization": {"q_conv2d"},
-    "in-place requantization": {"q_add", "q_mul", "q_scale", "q_temporal_conv", "q_dense"},
-    "leaner LIF / NI-LIF": {"q_lif", "q_nilif"},
-    "all (current)": None,
+    "before": (set(), False),
+    "range checks without temporaries": ({"q_conv2d", "q_lif", "q_upsample2x"}, False),
+    "all current kernels, int64 values": (None, False),
+    "all (current): int32 values where proven": (None, True),
 }
 
 
@@ -52,6 +53,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
 
     from spikerain.hardware.fastsim.executor import execute
     from spikerain.hardware.fastsim.int_kernels import INT_KERNELS
+    from spikerain.hardware.fastsim.narrow import int32_nodes
     from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
     from spikerain.pipeline.convert import convert_model
@@ -62,14 +64,17 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     fast = prepare_for_inference(model)
     x = torch.rand(1, 3, size, size)
     old = _old_kernels()
+    narrow = int32_nodes(qg)
     tables = {
-        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS))
-        for name, ops in LEVERS.items()
+        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS),
+               narrow if int32 else None)
+        for name, (ops, int32) in LEVERS.items()
     }
 
-    def sim(table):
+    def sim(variant):
+        table, int32 = variant
         with torch.inference_mode():
-            return execute(qg, x, table.__getitem__)
+            return execute(qg, x, table.__getitem__, int32=int32)
 
     def fwd():
         with torch.inference_mode():
@@ -98,7 +103,8 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
         }
         for n in fns
     ]
-    return {"net": net, "dim": dim, "size": size, "repeats": repeats, "rows": rows}
+    return {"net": net, "dim": dim, "size": size, "repeats": repeats, "rows": rows,
+            "int32_nodes": len(narrow), "nodes": len(qg.nodes)}
 
 
 def main(argv=None) -> int:
@@ -107,7 +113,12 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=48)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     runs = []
     for net in args.net or ["vlifnet", "esdnet"]:
         r = measure(net, args.dim, args.size, args.repeats)
@@ -119,12 +130,14 @@ def main(argv=None) -> int:
         "",
         f"dim {args.dim}, random weights, one {args.size}x{args.size} image; every variant and the float "
         f"forward round-robin in one process (median of {args.repeats}); each lever swaps in the current "
-        f"kernels of its ops only, over the kernels of commit {BEFORE}. Every variant's output is checked "
-        "bit-identical with the old kernels'.",
+        f"kernels of its ops only, over the kernels of commit {BEFORE}, with int64 values or with int32 where "
+        "`narrow.int32_nodes` proves it. Every variant's output is checked bit-identical with the old "
+        "kernels'.",
         "",
     ]
     for r in runs:
-        table += [f"**{r['net']}**", "", "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
+        table += [f"**{r['net']}** ({r['int32_nodes']} of {r['nodes']} nodes on int32)", "",
+                  "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
         for row in r["rows"]:
             table.append(
                 f"| {row['variant']} | {row['median_s']:.2f} s | {row['vs_before']:.2f}x | {row['vs_float']:.2f}x |"

@@ -1,7 +1,9 @@
 """Integer kernels of the fast simulator (torch, vectorised over whole images and all T).
 
-Each kernel reproduces ``spikerain.hardware.kernels.reference`` bit for bit: tensors are int64; convolutions run
-in float64, which is exact while every partial sum stays below 2**53 (weights |w| <= 127 and 16-bit payloads
+Each kernel reproduces ``spikerain.hardware.kernels.reference`` bit for bit: tensors are int64, or int32 where
+``narrow.int32_nodes`` proves every value and intermediate of the node fits (kernels keep their input's integer
+dtype; the executor casts); convolutions run in float32 where the bound on their sums proves it exact, else in
+float64, which is exact while every partial sum stays below 2**53 (weights |w| <= 127 and 16-bit payloads
 give sums far below that); the per-step neuron loops are the only loops over time.
 """
 
@@ -63,6 +65,14 @@ def _requant_(x: torch.Tensor, s: int, bits: int, stats) -> torch.Tensor:
     return x.clamp_(-lim, lim)
 
 
+def _absmax(x: torch.Tensor) -> int:
+    """max |x| without the temporary ``x.abs()`` would allocate (0 for an empty tensor)."""
+    if not x.numel():
+        return 0
+    lo, hi = torch.aminmax(x)
+    return max(-int(lo), int(hi))
+
+
 def _count(stats, key, n):
     if stats is not None:
         stats[key] = stats.get(key, 0) + int(n)
@@ -115,7 +125,7 @@ def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride, padding) -> tuple[tor
     each stay below it; else float64 (exact below 2**53)."""
     wf = torch.from_numpy(w.astype(np.float32))
     w_sum = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max()) if w.size else 0.0
-    x_max = int(x.abs().max()) if x.numel() else 0
+    x_max = _absmax(x)
     bound = x_max * w_sum
     if w_sum == 0 or bound < F32_EXACT:
         return F.conv2d(x.to(torch.float32), wf, stride=stride, padding=padding).to(torch.int64), bound
@@ -144,7 +154,7 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     bias = n.bias_mant.astype(np.int64) << n.bias_exp if n.bias_mant.size else np.zeros(w.shape[0], np.int64)
     half = (1 << (n.shift - 1)) if n.shift > 0 else 0
     offset = bias + half
-    bound = int(x.abs().max()) * w_sum
+    bound = _absmax(x) * w_sum
     if bound >= (1 << (loihi.CONV_ACC_BITS - 1)) or bound + float(np.abs(offset).max()) >= F32_EXACT:
         return None
     acc = F.conv2d(
@@ -157,7 +167,7 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     lim = float((1 << (n.bits - 1)) - 1)
     if stats is not None:
         _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
-    return acc.clamp_(-lim, lim).to(torch.int64)
+    return acc.clamp_(-lim, lim).to(x.dtype)  # |result| < 2**24: int32 or int64, as the input
 
 
 @kernel("q_conv2d")
@@ -206,9 +216,9 @@ def k_upsample(n, x, stats=None):
     sum(c * q) / 16; floor(v + 1/2) is then the reference's rshift_round(sum(c * q), 4)."""
     T, B = x.shape[:2]
     # float32 is exact too while |q| < 2**19 (values are multiples of 1/16 below 2**20: 24 bits)
-    dt = torch.float32 if x.numel() == 0 or int(x.abs().max()) < (1 << 19) else torch.float64
+    dt = torch.float32 if _absmax(x) < (1 << 19) else torch.float64
     v = F.interpolate(x.flatten(0, 1).to(dt), scale_factor=2, mode="bilinear", align_corners=False)
-    return torch.floor(v + 0.5).to(torch.int64).unflatten(0, (T, B))
+    return v.add_(0.5).floor_().to(x.dtype).unflatten(0, (T, B))  # never past max |x|: fits the input dtype
 
 
 def _trunc_mul_shift(v: torch.Tensor, factor: int) -> torch.Tensor:
@@ -239,7 +249,7 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
 def k_lif(n: q.QLIF, x, stats=None):
     plain = n.bias_mant == 0 and not n.bias_map.size and not n.reset_interval
     halving = n.du == loihi.DU_MAX and n.dv == loihi.DECAY_UNITY // 2
-    if halving and plain and (x.numel() == 0 or int(x.abs().max()) < (1 << 16)):
+    if halving and plain and _absmax(x) < (1 << 16):
         return _lif_fast(n, x)
     u = torch.zeros(x.shape[1:], dtype=torch.int64)
     v = torch.zeros_like(u)
