@@ -26,7 +26,8 @@ BEFORE = "8622b89"
 #: variant -> (ops whose current kernels replace the old ones, None: all; values held as int32 where proven)
 LEVERS = {
     "before": (set(), False),
-    "range checks without temporaries": ({"q_conv2d", "q_lif", "q_upsample2x"}, False),
+    "conv: shift and bias inside the float32 convolution": ({"q_conv2d"}, False),
+    "LIF / upsample: range checks without a temporary": ({"q_lif", "q_upsample2x"}, False),
     "all current kernels, int64 values": (None, False),
     "all (current): int32 values where proven": (None, True),
 }

@@ -140,8 +140,8 @@ def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride, padding) -> tuple[tor
 
 
 def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | None:
-    """Convolution and requantization (bias, round, shift, clip) in float32, fused into in-place passes over
-    one buffer, or None where that is not provably exact.
+    """Convolution and requantization (bias, round, shift, clip) in float32: one convolution whose weights and
+    bias carry the shift, then floor and clip in place; or None where that is not provably exact.
 
     Exact when |x| * sum|w| < 2**23 (no 24-bit wrap) and |x| * sum|w| + |bias << bias_exp| + 2**(shift-1) <
     2**24: every partial sum, the biased accumulator and the rounding constant are integers float32 holds
@@ -157,13 +157,14 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     bound = _absmax(x) * w_sum
     if bound >= (1 << (loihi.CONV_ACC_BITS - 1)) or bound + float(np.abs(offset).max()) >= F32_EXACT:
         return None
-    acc = F.conv2d(
-        x.to(torch.float32), torch.from_numpy(w.astype(np.float32)), stride=pair(n.stride), padding=pair(n.padding)
-    )
-    if offset.any():
-        acc.add_(torch.from_numpy(offset.astype(np.float32)).view(1, -1, 1, 1))
+    # The shift folded into the weights and the offset into the convolution's bias: scaling by 2**-shift is
+    # exact in float32, so every partial sum is the integer one times 2**-shift, and one floor is the shift.
+    scale = 2.0**-n.shift
+    bias = torch.from_numpy((offset * scale).astype(np.float32)) if offset.any() else None
+    acc = F.conv2d(x.to(torch.float32), torch.from_numpy((w * scale).astype(np.float32)), bias,
+                   stride=pair(n.stride), padding=pair(n.padding))
     if n.shift:
-        acc.mul_(2.0**-n.shift).floor_()
+        acc.floor_()
     lim = float((1 << (n.bits - 1)) - 1)
     if stats is not None:
         _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
