@@ -125,3 +125,18 @@ def tiny_esdnet_graph():
     imgs = [RNG.random((16, 16, 3)).astype(np.float32) for _ in range(2)]
     _, qg, _ = convert_model(ESDNet(dim=16).eval(), calib_images=imgs, calib_source="test")
     return qg, np.stack([imgs[0].transpose(2, 0, 1)])
+
+
+@pytest.mark.parametrize("shape", [(2, 1, 3, 5, 6), (1, 2, 4, 1, 7), (3, 1, 2, 8, 1)])
+def test_upsample_as_a_transposed_convolution_matches_the_reference(shape):
+    """The float32 path (|q| < 2**19: one depthwise transposed convolution) at its bound, with rounding ties,
+    on odd and one-pixel sizes (the edge clamp); both dtypes."""
+    node = q.QUpsample2x(name="up", inputs=("a",), frac=8)
+    edge = (1 << 19) - 1
+    for x in (RNG.integers(-edge, edge + 1, shape), RNG.integers(-3, 4, shape) * 8):  # multiples of 8: ties
+        x.reshape(-1)[:2] = (edge, -edge)
+        ref = reference_kernel(node.op)(node, x)
+        for dtype in (torch.int32, torch.int64):
+            sim = int_kernel(node.op)(node, torch.from_numpy(x).to(dtype))
+            assert sim.dtype == dtype
+            np.testing.assert_array_equal(sim.numpy(), ref)
