@@ -42,12 +42,14 @@ def _old_kernels() -> dict:
         capture_output=True,
         text=True,
     ).stdout
+    # its own registry name (a stage's registry may be created once per process)
+    src = src.replace('OpRegistry("fast simulator (integer)"', 'OpRegistry("fast simulator (integer, before)"')
     path = Path(tempfile.mkdtemp()) / "int_kernels_before.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("int_kernels_before", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return dict(mod.INT_KERNELS)
+    return dict(mod.INT_KERNELS.items())
 
 
 def measure(net: str, dim: int, size: int, repeats: int) -> dict:
@@ -68,7 +70,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     old = _old_kernels()
     narrow = int32_nodes(qg)
     tables = {
-        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS),
+        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS.items()),
                narrow if int32 else None)
         for name, (ops, int32) in LEVERS.items()
     }
@@ -76,7 +78,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     def sim(variant):
         table, int32 = variant
         with torch.inference_mode():
-            return execute(qg, x, table.__getitem__, int32=int32)
+            return execute(qg, x, lambda n: table[n.op], int32=int32)
 
     def fwd():
         with torch.inference_mode():
