@@ -29,6 +29,8 @@ from bench.common import (
 def worker(spec: dict) -> dict:
     import torch
 
+    from spikerain.hardware.fastsim.executor import execute
+    from spikerain.hardware.fastsim.int_kernels import int_kernel
     from spikerain.hardware.fastsim.simulate import simulate
     from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
@@ -53,8 +55,15 @@ def worker(spec: dict) -> dict:
     float_peak = peak_rss_during(fwd)
     sim_s, _ = median_time(lambda: simulate(qg, x), spec["repeats"])
     sim_peak = peak_rss_during(lambda: simulate(qg, x))
+
+    def sim_int64():  # the same kernels with every value int64 (before int32 storage), for its memory lever
+        with torch.inference_mode():
+            execute(qg, x, int_kernel)
+
+    int64_peak = peak_rss_during(sim_int64)
     return {**spec, "convert_s": convert_s, "float_s": float_s, "fastsim_s": sim_s, "ratio": sim_s / float_s,
-            "float_peak_rss_mb": float_peak, "fastsim_peak_rss_mb": sim_peak, "peak_rss_mb": peak_rss_mb(),
+            "float_peak_rss_mb": float_peak, "fastsim_peak_rss_mb": sim_peak,
+            "fastsim_int64_peak_rss_mb": int64_peak, "peak_rss_mb": peak_rss_mb(),
             "threads": torch.get_num_threads()}
 
 
@@ -73,12 +82,15 @@ def main(argv=None) -> int:
              f"forward of the same model in the same process (median of {args.repeats}, torch threads: "
              f"{rows[0]['threads']}). Peak RSS: the process's high-water "
              "mark reset before one float forward and before one simulator pass (both include the model, the "
-             "graph and torch), and the whole process's peak.", "",
-             "| network | convert | float forward | fast simulator | ratio | peak RSS float / simulator / process |",
+             "graph and torch), the simulator's again with every value int64 (as before int32 storage), and the "
+             "whole process's peak.", "",
+             "| network | convert | float forward | fast simulator | ratio | peak RSS float / simulator / "
+             "simulator on int64 / process |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         table.append(f"| {r['net']} | {r['convert_s']:.1f} s | {r['float_s']:.2f} s | {r['fastsim_s']:.2f} s | "
                      f"{r['ratio']:.2f}x | {r['float_peak_rss_mb']:.0f} / {r['fastsim_peak_rss_mb']:.0f} / "
+                     f"{r['fastsim_int64_peak_rss_mb']:.0f} / "
                      f"{r['peak_rss_mb']:.0f} MB |")
     m = machine()
     table += ["", machine_line(m)]
