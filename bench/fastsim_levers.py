@@ -27,8 +27,7 @@ BEFORE = "8622b89"
 LEVERS = {
     "before": (set(), False),
     "conv: shift and bias inside the float32 convolution": ({"q_conv2d"}, False),
-    "upsample: one depthwise transposed convolution": ({"q_upsample2x"}, False),
-    "LIF: range check without a temporary": ({"q_lif"}, False),
+    "LIF / upsample: range checks without a temporary": ({"q_lif", "q_upsample2x"}, False),
     "all current kernels, int64 values": (None, False),
     "all (current): int32 values where proven": (None, True),
 }

@@ -128,9 +128,9 @@ def tiny_esdnet_graph():
 
 
 @pytest.mark.parametrize("shape", [(2, 1, 3, 5, 6), (1, 2, 4, 1, 7), (3, 1, 2, 8, 1)])
-def test_upsample_as_a_transposed_convolution_matches_the_reference(shape):
-    """The float32 path (|q| < 2**19: one depthwise transposed convolution) at its bound, with rounding ties,
-    on odd and one-pixel sizes (the edge clamp); both dtypes."""
+def test_upsample_float32_path_matches_the_reference(shape):
+    """The float32 path (|q| < 2**19) at its bound, with rounding ties, on odd and one-pixel sizes (the edge
+    clamp); both dtypes."""
     node = q.QUpsample2x(name="up", inputs=("a",), frac=8)
     edge = (1 << 19) - 1
     for x in (RNG.integers(-edge, edge + 1, shape), RNG.integers(-3, 4, shape) * 8):  # multiples of 8: ties
