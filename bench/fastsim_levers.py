@@ -12,6 +12,7 @@ bit-identical with the old kernels' output.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import subprocess
@@ -20,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, machine, machine_line, write_results
+from bench.common import RESULTS, ROOT, machine, machine_line, write_results
 
 BEFORE = "8622b89"
 #: variant -> (ops whose current kernels replace the old ones, None: all; values held as int32 where proven)
@@ -33,6 +34,7 @@ LEVERS = {
 }
 
 
+@functools.cache  # once per process: a stage's registry may be created once
 def _old_kernels() -> dict:
     src = subprocess.run(
         ["git", "show", f"{BEFORE}:hardware/fastsim/int_kernels.py"],
@@ -122,8 +124,9 @@ def main(argv=None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    nets = args.net or ["vlifnet", "esdnet"]
     runs = []
-    for net in args.net or ["vlifnet", "esdnet"]:
+    for net in nets:
         r = measure(net, args.dim, args.size, args.repeats)
         runs.append(r)
         for row in r["rows"]:
@@ -138,6 +141,13 @@ def main(argv=None) -> int:
         "kernels'.",
         "",
     ]
+    name = f"fastsim_levers_{args.dim}_{args.size}"
+    if args.net:  # keep the other networks' runs of the same configuration from the last full run
+        try:
+            kept = json.loads((RESULTS / f"{name}.json").read_text())["runs"]
+        except (OSError, ValueError, KeyError):
+            kept = []
+        runs = [r for r in kept if r["net"] not in nets and r.get("int32_nodes")] + runs
     for r in runs:
         table += [f"**{r['net']}** ({r['int32_nodes']} of {r['nodes']} nodes on int32)", "",
                   "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
@@ -148,7 +158,7 @@ def main(argv=None) -> int:
         table.append("")
     m = machine()
     table.append(machine_line(m))
-    write_results(f"fastsim_levers_{args.dim}_{args.size}", {"machine": m, "runs": runs}, "\n".join(table))
+    write_results(name, {"machine": m, "threads": args.threads, "runs": runs}, "\n".join(table))
     return 0
 
 
