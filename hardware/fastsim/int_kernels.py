@@ -73,6 +73,19 @@ def _absmax(x: torch.Tensor) -> int:
     return max(-int(lo), int(hi))
 
 
+_MAGIC = 12582912.0  # 1.5 * 2**23: v + _MAGIC has exponent 23 for |v| < 2**22, so its low bits are v
+_MAGIC_BITS = 0x4B400000  # the bit pattern of _MAGIC
+
+
+def _to_int(v: torch.Tensor, dtype: torch.dtype, bound: float) -> torch.Tensor:
+    """Integer-valued float32 ``v`` (|v| <= bound) as ``dtype``. To int32 below 2**22 in place, reading the
+    integer out of the float's bits (adding 1.5 * 2**23 puts v in the low mantissa bits exactly): no second
+    buffer, which is what the conversion would cost in peak memory; else ``.to(dtype)``."""
+    if dtype == torch.int32 and v.dtype == torch.float32 and bound < (1 << 22):
+        return v.add_(_MAGIC).view(torch.int32).sub_(_MAGIC_BITS)
+    return v.to(dtype)
+
+
 def _count(stats, key, n):
     if stats is not None:
         stats[key] = stats.get(key, 0) + int(n)
@@ -168,7 +181,7 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     lim = float((1 << (n.bits - 1)) - 1)
     if stats is not None:
         _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
-    return acc.clamp_(-lim, lim).to(x.dtype)  # |result| < 2**24: int32 or int64, as the input
+    return _to_int(acc.clamp_(-lim, lim), x.dtype, lim)  # |result| < 2**24: int32 or int64, as the input
 
 
 @kernel("q_conv2d")
@@ -218,9 +231,10 @@ def k_upsample(n, x, stats=None):
     T, B = x.shape[:2]
     # float32 is exact too while |q| < 2**19 (values are multiples of 1/16 below 2**20: 24 bits). (A depthwise
     # transposed convolution computes the same sums but measured 1.5-3x slower than interpolate here.)
-    dt = torch.float32 if _absmax(x) < (1 << 19) else torch.float64
+    x_max = _absmax(x)
+    dt = torch.float32 if x_max < (1 << 19) else torch.float64
     v = F.interpolate(x.flatten(0, 1).to(dt), scale_factor=2, mode="bilinear", align_corners=False)
-    return v.add_(0.5).floor_().to(x.dtype).unflatten(0, (T, B))  # never past max |x|: fits the input dtype
+    return _to_int(v.add_(0.5).floor_(), x.dtype, x_max).unflatten(0, (T, B))  # never past max |x|
 
 
 def _trunc_mul_shift(v: torch.Tensor, factor: int) -> torch.Tensor:

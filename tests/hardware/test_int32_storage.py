@@ -12,7 +12,7 @@ import torch
 
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
-from spikerain.hardware.fastsim import narrow
+from spikerain.hardware.fastsim import int_kernels, narrow
 from spikerain.hardware.fastsim.int_kernels import int_kernel
 from spikerain.hardware.fastsim.simulate import simulate
 from spikerain.hardware.kernels.reference import reference_kernel, run_reference
@@ -140,3 +140,11 @@ def test_upsample_float32_path_matches_the_reference(shape):
             sim = int_kernel(node.op)(node, torch.from_numpy(x).to(dtype))
             assert sim.dtype == dtype
             np.testing.assert_array_equal(sim.numpy(), ref)
+
+
+def test_float_bits_conversion_is_exact_to_its_bound():
+    edge = (1 << 22) - 1
+    v = torch.from_numpy(np.concatenate([[edge, -edge, 0, -0.0, 1, -1], RNG.integers(-edge, edge + 1, 1000)]))
+    got = int_kernels._to_int(v.to(torch.float32), torch.int32, edge)
+    assert got.dtype == torch.int32
+    np.testing.assert_array_equal(got.numpy(), v.numpy().astype(np.int64))
