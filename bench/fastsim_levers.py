@@ -24,13 +24,15 @@ from pathlib import Path
 from bench.common import RESULTS, ROOT, machine, machine_line, write_results
 
 BEFORE = "8622b89"
-#: variant -> (ops whose current kernels replace the old ones, None: all; values held as int32 where proven)
+#: variant -> (ops whose current kernels replace the old ones, None: all; storage: int64, "int32" where proven,
+#: "int32+float32": also exact float32 for the values only convolutions read)
 LEVERS = {
-    "before": (set(), False),
-    "conv: shift and bias inside the float32 convolution": ({"q_conv2d"}, False),
-    "LIF / upsample: range checks without a temporary": ({"q_lif", "q_upsample2x"}, False),
-    "all current kernels, int64 values": (None, False),
-    "all (current): int32 values where proven": (None, True),
+    "before": (set(), None),
+    "conv: shift and bias inside the float32 convolution": ({"q_conv2d"}, None),
+    "LIF / upsample: range checks without a temporary": ({"q_lif", "q_upsample2x"}, None),
+    "all current kernels, int64 values": (None, None),
+    "all current kernels, int32 values where proven": (None, "int32"),
+    "all (current): int32, float32 for what only convolutions read": (None, "int32+float32"),
 }
 
 
@@ -58,7 +60,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
 
     from spikerain.hardware.fastsim.executor import execute
     from spikerain.hardware.fastsim.int_kernels import INT_KERNELS
-    from spikerain.hardware.fastsim.narrow import int32_nodes
+    from spikerain.hardware.fastsim.narrow import float32_nodes, int32_nodes
     from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
     from spikerain.pipeline.convert import convert_model
@@ -70,16 +72,18 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     x = torch.rand(1, 3, size, size)
     old = _old_kernels()
     narrow = int32_nodes(qg)
+    exact_f32 = float32_nodes(qg, narrow)
     tables = {
         name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS.items()),
-               narrow if int32 else None)
-        for name, (ops, int32) in LEVERS.items()
+               storage)
+        for name, (ops, storage) in LEVERS.items()
     }
 
     def sim(variant):
-        table, int32 = variant
+        table, storage = variant
         with torch.inference_mode():
-            return execute(qg, x, lambda n: table[n.op], int32=int32)
+            return execute(qg, x, lambda n: table[n.op], int32=narrow if storage else None,
+                           float32=exact_f32 if storage == "int32+float32" else frozenset())
 
     def fwd():
         with torch.inference_mode():
@@ -109,7 +113,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
         for n in fns
     ]
     return {"net": net, "dim": dim, "size": size, "repeats": repeats, "rows": rows,
-            "int32_nodes": len(narrow), "nodes": len(qg.nodes)}
+            "int32_nodes": len(narrow), "float32_nodes": len(exact_f32), "nodes": len(qg.nodes)}
 
 
 def main(argv=None) -> int:
@@ -137,7 +141,8 @@ def main(argv=None) -> int:
         f"dim {args.dim}, random weights, one {args.size}x{args.size} image; every variant and the float "
         f"forward round-robin in one process (median of {args.repeats}); each lever swaps in the current "
         f"kernels of its ops only, over the kernels of commit {BEFORE}, with int64 values or with int32 where "
-        "`narrow.int32_nodes` proves it. Every variant's output is checked bit-identical with the old "
+        "`narrow.int32_nodes` proves it (and float32 for `narrow.float32_nodes`)."
+        " Every variant's output is checked bit-identical with the old "
         "kernels'.",
         "",
     ]
@@ -149,7 +154,8 @@ def main(argv=None) -> int:
             kept = []
         runs = [r for r in kept if r["net"] not in nets and r.get("int32_nodes")] + runs
     for r in runs:
-        table += [f"**{r['net']}** ({r['int32_nodes']} of {r['nodes']} nodes on int32)", "",
+        f32 = f", {r['float32_nodes']} of them held as float32" if "float32_nodes" in r else ""
+        table += [f"**{r['net']}** ({r['int32_nodes']} of {r['nodes']} nodes on int32{f32})", "",
                   "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
         for row in r["rows"]:
             table.append(

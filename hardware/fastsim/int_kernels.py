@@ -86,6 +86,11 @@ def _to_int(v: torch.Tensor, dtype: torch.dtype, bound: float) -> torch.Tensor:
     return v.to(dtype)
 
 
+def int32_to_float32_(v: torch.Tensor) -> torch.Tensor:
+    """int32 ``v`` (|v| < 2**22) as float32 in place, the reverse of :func:`_to_int`: the same buffer."""
+    return v.add_(_MAGIC_BITS).view(torch.float32).sub_(_MAGIC)
+
+
 def _count(stats, key, n):
     if stats is not None:
         stats[key] = stats.get(key, 0) + int(n)
@@ -181,7 +186,8 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     lim = float((1 << (n.bits - 1)) - 1)
     if stats is not None:
         _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
-    return _to_int(acc.clamp_(-lim, lim), x.dtype, lim)  # |result| < 2**24: int32 or int64, as the input
+    # |result| < 2**24: int32 or int64 as the input; int32 for float32 input (integers held exactly in float32)
+    return _to_int(acc.clamp_(-lim, lim), torch.int32 if x.is_floating_point() else x.dtype, lim)
 
 
 @kernel("q_conv2d")
@@ -190,6 +196,8 @@ def k_conv(n: q.QConv2d, x, stats=None):
     fused = _f32_requant_conv(n, x.flatten(0, 1), stats)
     if fused is not None:
         return _delay(fused.unflatten(0, (T, B)), n.delay)
+    if x.is_floating_point():  # integers below 2**22 held in float32 (narrow.float32_nodes): exact
+        x = x.to(torch.int32)
     acc, bound = exact_int_conv(x.flatten(0, 1), n.weight_mant, pair(n.stride), pair(n.padding))
     if bound >= (1 << (loihi.CONV_ACC_BITS - 1)):  # below it no sum can wrap
         acc = _wrap24(acc, stats)

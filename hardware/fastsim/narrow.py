@@ -144,3 +144,24 @@ def int32_nodes(graph: ir.Graph) -> frozenset[str]:
         for n in graph.nodes
         if max(bounds[n.name]) < INT32_LIMIT and all(bounds[i][0] < INT32_LIMIT for i in n.inputs)
     )
+
+
+#: ops whose fast kernel returns a buffer of its own (never a view of an input), so it may be converted in place
+FRESH = frozenset({"q_upsample2x", "q_lif", "q_nilif", "q_conv2d"})
+F32_LIMIT = 1 << 22  # the in-place int32 <-> float32 conversion is exact below this
+
+
+def float32_nodes(graph: ir.Graph, int32: frozenset[str]) -> frozenset[str]:
+    """Values the executor holds as float32 (exact integers) instead of int32: those read only by int32
+    convolutions, which compute in float32 anyway, so they take them as they are instead of making a float32
+    copy (at 256x256 VLIF-Net's largest such copy is 200 MB). Only values below 2**22 made by a kernel that
+    returns its own buffer, and not graph outputs."""
+    bounds = value_bounds(graph)
+    cons = graph.consumers()
+    ops = {n.name: n.op for n in graph.nodes}
+    return frozenset(
+        n.name
+        for n in graph.nodes
+        if n.op in FRESH and n.name in int32 and bounds[n.name][0] < F32_LIMIT and n.name not in graph.outputs
+        and cons.get(n.name) and all(ops[c] == "q_conv2d" and c in int32 for c in cons[n.name])
+    )

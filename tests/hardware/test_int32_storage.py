@@ -107,9 +107,11 @@ def test_unbounded_or_unknown_ops_stay_int64():
     assert narrow.int32_nodes(g) == {"in", "out"}
 
 
-def test_a_whole_esdnet_runs_on_int32_bit_exact(tiny_esdnet_graph):
+def test_a_whole_esdnet_runs_on_int32_and_float32_bit_exact(tiny_esdnet_graph):
     qg, x = tiny_esdnet_graph
-    assert len(narrow.int32_nodes(qg)) == len(qg.nodes)
+    int32 = narrow.int32_nodes(qg)
+    assert len(int32) == len(qg.nodes)
+    assert {qg.node(n).op for n in narrow.float32_nodes(qg, int32)} == {"q_lif"}  # the spikes its convs read
     ref = run_reference(qg, x.astype(np.float64))
     sim = simulate(qg, torch.from_numpy(x))
     assert sim["out"].dtype == torch.int64
@@ -148,3 +150,6 @@ def test_float_bits_conversion_is_exact_to_its_bound():
     got = int_kernels._to_int(v.to(torch.float32), torch.int32, edge)
     assert got.dtype == torch.int32
     np.testing.assert_array_equal(got.numpy(), v.numpy().astype(np.int64))
+    back = int_kernels.int32_to_float32_(got.clone())
+    assert back.dtype == torch.float32
+    np.testing.assert_array_equal(back.numpy(), v.numpy())
