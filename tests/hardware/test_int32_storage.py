@@ -125,7 +125,7 @@ def tiny_esdnet_graph():
 
     torch.manual_seed(0)
     imgs = [RNG.random((16, 16, 3)).astype(np.float32) for _ in range(2)]
-    _, qg, _ = convert_model(ESDNet(dim=16).eval(), calib_images=imgs, calib_source="test")
+    _, qg, _ = convert_model(ESDNet(dim=16).eval(), calib_images=imgs, calib_source="test", report_images=1)
     return qg, np.stack([imgs[0].transpose(2, 0, 1)])
 
 
