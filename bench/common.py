@@ -44,6 +44,27 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def peak_rss_during(fn) -> float:
+    """Peak RSS (MB) of this process while ``fn()`` runs: the kernel's high-water mark is reset first
+    (``/proc/self/clear_refs``), so it covers what was resident before plus what ``fn`` added; the process-wide
+    peak where the reset is not available."""
+    import gc
+
+    gc.collect()
+    try:  # hand freed heap pages back first, so an earlier pass's leftovers do not count
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    fn()
+    return peak_rss_mb()
+
+
 def run_worker(module: str, spec: dict, timeout: float = 1800) -> dict:
     """Run ``python -m module '<json spec>'`` in a fresh process; it prints one JSON line as its result."""
     r = subprocess.run([sys.executable, "-m", module, json.dumps(spec)], capture_output=True, text=True,

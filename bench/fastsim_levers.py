@@ -2,15 +2,17 @@
 
 The kernels before the levers are read from git (``BEFORE``, the commit this work started from) into their own
 module; a lever is a set of ops whose kernels come from the current ``int_kernels`` while every other op keeps
-its old kernel. All variants and the float forward (the inference copy) run round-robin in one process, and
-every variant's output is checked bit-identical with the old kernels' output.
+its old kernel, run with int64 values or with the int32 storage ``narrow.int32_nodes`` proves safe. All variants
+and the float forward (the inference copy) run round-robin in one process, and every variant's output is checked
+bit-identical with the old kernels' output.
 
-    python -m bench.fastsim_levers [--dim 48] [--size 128] [--repeats 3]
+    python -m bench.fastsim_levers [--dim 48] [--size 128] [--repeats 3] [--threads N]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import subprocess
@@ -19,18 +21,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, machine, machine_line, write_results
+from bench.common import RESULTS, ROOT, machine, machine_line, write_results
 
-BEFORE = "f98029b"
+BEFORE = "8622b89"
+#: variant -> (ops whose current kernels replace the old ones, None: all; storage: int64, "int32" where proven,
+#: "int32+float32": also exact float32 for the values only convolutions read)
 LEVERS = {
-    "before": set(),
-    "fused float32 conv requantization": {"q_conv2d"},
-    "in-place requantization": {"q_add", "q_mul", "q_scale", "q_temporal_conv", "q_dense"},
-    "leaner LIF / NI-LIF": {"q_lif", "q_nilif"},
-    "all (current)": None,
+    "before": (set(), None),
+    "conv: shift and bias inside the float32 convolution": ({"q_conv2d"}, None),
+    "LIF / upsample: range checks without a temporary": ({"q_lif", "q_upsample2x"}, None),
+    "all current kernels, int64 values": (None, None),
+    "all current kernels, int32 values where proven": (None, "int32"),
+    "all (current): int32, float32 for what only convolutions read": (None, "int32+float32"),
 }
 
 
+@functools.cache  # once per process: a stage's registry may be created once
 def _old_kernels() -> dict:
     src = subprocess.run(
         ["git", "show", f"{BEFORE}:hardware/fastsim/int_kernels.py"],
@@ -39,12 +45,14 @@ def _old_kernels() -> dict:
         capture_output=True,
         text=True,
     ).stdout
+    # its own registry name (a stage's registry may be created once per process)
+    src = src.replace('OpRegistry("fast simulator (integer)"', 'OpRegistry("fast simulator (integer, before)"')
     path = Path(tempfile.mkdtemp()) / "int_kernels_before.py"
     path.write_text(src)
     spec = importlib.util.spec_from_file_location("int_kernels_before", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return dict(mod.INT_KERNELS)
+    return dict(mod.INT_KERNELS.items())
 
 
 def measure(net: str, dim: int, size: int, repeats: int) -> dict:
@@ -52,6 +60,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
 
     from spikerain.hardware.fastsim.executor import execute
     from spikerain.hardware.fastsim.int_kernels import INT_KERNELS
+    from spikerain.hardware.fastsim.narrow import float32_nodes, int32_nodes
     from spikerain.models.inference import prepare_for_inference
     from spikerain.models.registry import build_model
     from spikerain.pipeline.convert import convert_model
@@ -62,14 +71,19 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     fast = prepare_for_inference(model)
     x = torch.rand(1, 3, size, size)
     old = _old_kernels()
+    narrow = int32_nodes(qg)
+    exact_f32 = float32_nodes(qg, narrow)
     tables = {
-        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS))
-        for name, ops in LEVERS.items()
+        name: ({**old, **{op: INT_KERNELS[op] for op in ops}} if ops is not None else dict(INT_KERNELS.items()),
+               storage)
+        for name, (ops, storage) in LEVERS.items()
     }
 
-    def sim(table):
+    def sim(variant):
+        table, storage = variant
         with torch.inference_mode():
-            return execute(qg, x, table.__getitem__)
+            return execute(qg, x, lambda n: table[n.op], int32=narrow if storage else None,
+                           float32=exact_f32 if storage == "int32+float32" else frozenset())
 
     def fwd():
         with torch.inference_mode():
@@ -98,7 +112,8 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
         }
         for n in fns
     ]
-    return {"net": net, "dim": dim, "size": size, "repeats": repeats, "rows": rows}
+    return {"net": net, "dim": dim, "size": size, "repeats": repeats, "rows": rows,
+            "int32_nodes": len(narrow), "float32_nodes": len(exact_f32), "nodes": len(qg.nodes)}
 
 
 def main(argv=None) -> int:
@@ -107,9 +122,15 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=48)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    nets = args.net or ["vlifnet", "esdnet"]
     runs = []
-    for net in args.net or ["vlifnet", "esdnet"]:
+    for net in nets:
         r = measure(net, args.dim, args.size, args.repeats)
         runs.append(r)
         for row in r["rows"]:
@@ -119,12 +140,23 @@ def main(argv=None) -> int:
         "",
         f"dim {args.dim}, random weights, one {args.size}x{args.size} image; every variant and the float "
         f"forward round-robin in one process (median of {args.repeats}); each lever swaps in the current "
-        f"kernels of its ops only, over the kernels of commit {BEFORE}. Every variant's output is checked "
-        "bit-identical with the old kernels'.",
+        f"kernels of its ops only, over the kernels of commit {BEFORE}, with int64 values or with int32 where "
+        "`narrow.int32_nodes` proves it (and float32 for `narrow.float32_nodes`)."
+        " Every variant's output is checked bit-identical with the old "
+        "kernels'.",
         "",
     ]
+    name = f"fastsim_levers_{args.dim}_{args.size}"
+    if args.net:  # keep the other networks' runs of the same configuration from the last full run
+        try:
+            kept = json.loads((RESULTS / f"{name}.json").read_text())["runs"]
+        except (OSError, ValueError, KeyError):
+            kept = []
+        runs = [r for r in kept if r["net"] not in nets and r.get("int32_nodes")] + runs
     for r in runs:
-        table += [f"**{r['net']}**", "", "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
+        f32 = f", {r['float32_nodes']} of them held as float32" if "float32_nodes" in r else ""
+        table += [f"**{r['net']}** ({r['int32_nodes']} of {r['nodes']} nodes on int32{f32})", "",
+                  "| variant | time | vs before | vs float forward |", "|---|---|---|---|"]
         for row in r["rows"]:
             table.append(
                 f"| {row['variant']} | {row['median_s']:.2f} s | {row['vs_before']:.2f}x | {row['vs_float']:.2f}x |"
@@ -132,7 +164,7 @@ def main(argv=None) -> int:
         table.append("")
     m = machine()
     table.append(machine_line(m))
-    write_results(f"fastsim_levers_{args.dim}_{args.size}", {"machine": m, "runs": runs}, "\n".join(table))
+    write_results(name, {"machine": m, "threads": args.threads, "runs": runs}, "\n".join(table))
     return 0
 
 

@@ -1,7 +1,9 @@
 """Integer kernels of the fast simulator (torch, vectorised over whole images and all T).
 
-Each kernel reproduces ``spikerain.hardware.kernels.reference`` bit for bit: tensors are int64; convolutions run
-in float64, which is exact while every partial sum stays below 2**53 (weights |w| <= 127 and 16-bit payloads
+Each kernel reproduces ``spikerain.hardware.kernels.reference`` bit for bit: tensors are int64, or int32 where
+``narrow.int32_nodes`` proves every value and intermediate of the node fits (kernels keep their input's integer
+dtype; the executor casts); convolutions run in float32 where the bound on their sums proves it exact, else in
+float64, which is exact while every partial sum stays below 2**53 (weights |w| <= 127 and 16-bit payloads
 give sums far below that); the per-step neuron loops are the only loops over time.
 """
 
@@ -63,6 +65,32 @@ def _requant_(x: torch.Tensor, s: int, bits: int, stats) -> torch.Tensor:
     return x.clamp_(-lim, lim)
 
 
+def _absmax(x: torch.Tensor) -> int:
+    """max |x| without the temporary ``x.abs()`` would allocate (0 for an empty tensor)."""
+    if not x.numel():
+        return 0
+    lo, hi = torch.aminmax(x)
+    return max(-int(lo), int(hi))
+
+
+_MAGIC = 12582912.0  # 1.5 * 2**23: v + _MAGIC has exponent 23 for |v| < 2**22, so its low bits are v
+_MAGIC_BITS = 0x4B400000  # the bit pattern of _MAGIC
+
+
+def _to_int(v: torch.Tensor, dtype: torch.dtype, bound: float) -> torch.Tensor:
+    """Integer-valued float32 ``v`` (|v| <= bound) as ``dtype``. To int32 below 2**22 in place, reading the
+    integer out of the float's bits (adding 1.5 * 2**23 puts v in the low mantissa bits exactly): no second
+    buffer, which is what the conversion would cost in peak memory; else ``.to(dtype)``."""
+    if dtype == torch.int32 and v.dtype == torch.float32 and bound < (1 << 22):
+        return v.add_(_MAGIC).view(torch.int32).sub_(_MAGIC_BITS)
+    return v.to(dtype)
+
+
+def int32_to_float32_(v: torch.Tensor) -> torch.Tensor:
+    """int32 ``v`` (|v| < 2**22) as float32 in place, the reverse of :func:`_to_int`: the same buffer."""
+    return v.add_(_MAGIC_BITS).view(torch.float32).sub_(_MAGIC)
+
+
 def _count(stats, key, n):
     if stats is not None:
         stats[key] = stats.get(key, 0) + int(n)
@@ -115,7 +143,7 @@ def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride, padding) -> tuple[tor
     each stay below it; else float64 (exact below 2**53)."""
     wf = torch.from_numpy(w.astype(np.float32))
     w_sum = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max()) if w.size else 0.0
-    x_max = int(x.abs().max()) if x.numel() else 0
+    x_max = _absmax(x)
     bound = x_max * w_sum
     if w_sum == 0 or bound < F32_EXACT:
         return F.conv2d(x.to(torch.float32), wf, stride=stride, padding=padding).to(torch.int64), bound
@@ -130,8 +158,8 @@ def exact_int_conv(x: torch.Tensor, w: np.ndarray, stride, padding) -> tuple[tor
 
 
 def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | None:
-    """Convolution and requantization (bias, round, shift, clip) in float32, fused into in-place passes over
-    one buffer, or None where that is not provably exact.
+    """Convolution and requantization (bias, round, shift, clip) in float32: one convolution whose weights and
+    bias carry the shift, then floor and clip in place; or None where that is not provably exact.
 
     Exact when |x| * sum|w| < 2**23 (no 24-bit wrap) and |x| * sum|w| + |bias << bias_exp| + 2**(shift-1) <
     2**24: every partial sum, the biased accumulator and the rounding constant are integers float32 holds
@@ -144,20 +172,22 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
     bias = n.bias_mant.astype(np.int64) << n.bias_exp if n.bias_mant.size else np.zeros(w.shape[0], np.int64)
     half = (1 << (n.shift - 1)) if n.shift > 0 else 0
     offset = bias + half
-    bound = int(x.abs().max()) * w_sum
+    bound = _absmax(x) * w_sum
     if bound >= (1 << (loihi.CONV_ACC_BITS - 1)) or bound + float(np.abs(offset).max()) >= F32_EXACT:
         return None
-    acc = F.conv2d(
-        x.to(torch.float32), torch.from_numpy(w.astype(np.float32)), stride=pair(n.stride), padding=pair(n.padding)
-    )
-    if offset.any():
-        acc.add_(torch.from_numpy(offset.astype(np.float32)).view(1, -1, 1, 1))
+    # The shift folded into the weights and the offset into the convolution's bias: scaling by 2**-shift is
+    # exact in float32, so every partial sum is the integer one times 2**-shift, and one floor is the shift.
+    scale = 2.0**-n.shift
+    bias = torch.from_numpy((offset * scale).astype(np.float32)) if offset.any() else None
+    acc = F.conv2d(x.to(torch.float32), torch.from_numpy((w * scale).astype(np.float32)), bias,
+                   stride=pair(n.stride), padding=pair(n.padding))
     if n.shift:
-        acc.mul_(2.0**-n.shift).floor_()
+        acc.floor_()
     lim = float((1 << (n.bits - 1)) - 1)
     if stats is not None:
         _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
-    return acc.clamp_(-lim, lim).to(torch.int64)
+    # |result| < 2**24: int32 or int64 as the input; int32 for float32 input (integers held exactly in float32)
+    return _to_int(acc.clamp_(-lim, lim), torch.int32 if x.is_floating_point() else x.dtype, lim)
 
 
 @kernel("q_conv2d")
@@ -166,6 +196,8 @@ def k_conv(n: q.QConv2d, x, stats=None):
     fused = _f32_requant_conv(n, x.flatten(0, 1), stats)
     if fused is not None:
         return _delay(fused.unflatten(0, (T, B)), n.delay)
+    if x.is_floating_point():  # integers below 2**22 held in float32 (narrow.float32_nodes): exact
+        x = x.to(torch.int32)
     acc, bound = exact_int_conv(x.flatten(0, 1), n.weight_mant, pair(n.stride), pair(n.padding))
     if bound >= (1 << (loihi.CONV_ACC_BITS - 1)):  # below it no sum can wrap
         acc = _wrap24(acc, stats)
@@ -205,10 +237,12 @@ def k_upsample(n, x, stats=None):
     """Bilinear x2 in float64 is exact here (weights are multiples of 1/16, |q| < 2**20), and equals
     sum(c * q) / 16; floor(v + 1/2) is then the reference's rshift_round(sum(c * q), 4)."""
     T, B = x.shape[:2]
-    # float32 is exact too while |q| < 2**19 (values are multiples of 1/16 below 2**20: 24 bits)
-    dt = torch.float32 if x.numel() == 0 or int(x.abs().max()) < (1 << 19) else torch.float64
+    # float32 is exact too while |q| < 2**19 (values are multiples of 1/16 below 2**20: 24 bits). (A depthwise
+    # transposed convolution computes the same sums but measured 1.5-3x slower than interpolate here.)
+    x_max = _absmax(x)
+    dt = torch.float32 if x_max < (1 << 19) else torch.float64
     v = F.interpolate(x.flatten(0, 1).to(dt), scale_factor=2, mode="bilinear", align_corners=False)
-    return torch.floor(v + 0.5).to(torch.int64).unflatten(0, (T, B))
+    return _to_int(v.add_(0.5).floor_(), x.dtype, x_max).unflatten(0, (T, B))  # never past max |x|
 
 
 def _trunc_mul_shift(v: torch.Tensor, factor: int) -> torch.Tensor:
@@ -239,7 +273,7 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
 def k_lif(n: q.QLIF, x, stats=None):
     plain = n.bias_mant == 0 and not n.bias_map.size and not n.reset_interval
     halving = n.du == loihi.DU_MAX and n.dv == loihi.DECAY_UNITY // 2
-    if halving and plain and (x.numel() == 0 or int(x.abs().max()) < (1 << 16)):
+    if halving and plain and _absmax(x) < (1 << 16):
         return _lif_fast(n, x)
     u = torch.zeros(x.shape[1:], dtype=torch.int64)
     v = torch.zeros_like(u)

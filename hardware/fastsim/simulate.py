@@ -11,6 +11,7 @@ import torch
 from spikerain.converter import ir
 from spikerain.hardware.fastsim.executor import execute
 from spikerain.hardware.fastsim.int_kernels import int_kernel
+from spikerain.hardware.fastsim.narrow import float32_nodes, int32_nodes
 
 
 @dataclass
@@ -39,9 +40,11 @@ def simulate(graph: ir.Graph, images: np.ndarray | torch.Tensor, *, keep: bool =
         if activity is not None:
             activity.record(node, value)
         if observe is not None:
-            observe(node, value)
+            observe(node, value.to(torch.int64))  # callers see int64, as before values were narrowed
 
-    return execute(graph, x, int_kernel, keep=keep, observe=watch, stats=stats)
+    int32 = int32_nodes(graph)
+    return execute(graph, x, int_kernel, keep=keep, observe=watch, stats=stats, int32=int32,
+                   float32=float32_nodes(graph, int32))
 
 
 def dequantized_output(graph: ir.Graph, out: dict[str, torch.Tensor]) -> np.ndarray:
