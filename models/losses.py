@@ -1,5 +1,10 @@
-"""Training loss: 1 - SSIM on RGB in [0, 1], as in the authors' ``train.py`` (Gaussian window 11, sigma 1.5,
-zero padding, C1 = 0.01^2, C2 = 0.03^2, mean over the map)."""
+"""Training losses on RGB in [0, 1].
+
+``ssim`` is the authors' ``train.py`` loss, 1 - SSIM (Gaussian window 11, sigma 1.5, zero padding,
+C1 = 0.01^2, C2 = 0.03^2, mean over the map). ``ssim+psnr`` adds the negative PSNR in dB (the PSNR loss of
+HINet / NAFNet, 10 log10 MSE), because 1 - SSIM alone is blind to small uniform colour and brightness offsets
+that cost Y-PSNR; its weight makes one dB of PSNR worth about as much as 0.01 of SSIM, the size of the SSIM
+change that one dB brings on these rainy patches."""
 
 from __future__ import annotations
 
@@ -31,3 +36,21 @@ def ssim(img1: torch.Tensor, img2: torch.Tensor, window_size: int = 11) -> torch
 
 def ssim_loss(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return 1.0 - ssim(restored, target)
+
+
+# One dB of PSNR weighs as much as 0.02 of 1 - SSIM (see the module docstring).
+PSNR_WEIGHT = 0.02
+_MSE_FLOOR = 1e-10  # keeps log10 finite when a patch is restored exactly
+
+
+def psnr_loss(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Negative PSNR in dB per image, averaged over the batch (data range 1)."""
+    mse = ((restored - target) ** 2).flatten(1).mean(1)
+    return (10.0 * torch.log10(mse + _MSE_FLOOR)).mean()
+
+
+def ssim_psnr_loss(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return ssim_loss(restored, target) + PSNR_WEIGHT * psnr_loss(restored, target)
+
+
+LOSSES = {"ssim": ssim_loss, "ssim+psnr": ssim_psnr_loss}

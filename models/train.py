@@ -32,7 +32,7 @@ from torch import nn
 
 from spikerain.errors import TrainingError, UsageError
 from spikerain.models.checkpoint import read_checkpoint, save_checkpoint
-from spikerain.models.losses import ssim_loss
+from spikerain.models.losses import LOSSES
 from spikerain.models.metrics import psnr_y, quantize8
 from spikerain.models.registry import build_from_config, build_model
 from spikerain.models.tiling import restore_whole
@@ -54,6 +54,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     seed: int = 1234
     val_every: int = 100  # iterations between validations (and checkpoints)
+    loss: str = "ssim"  # a key of spikerain.models.losses.LOSSES
 
 
 def lr_factor(step: int, total: int, warmup: int, lr: float, lr_min: float) -> float:
@@ -158,6 +159,7 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: lr_factor(s, total, warmup, cfg.lr, cfg.lr_min))
+    loss_fn = LOSSES[cfg.loss]
     sampler = CropSampler([(r, c) for _, r, c in train_pairs], cfg.patch, cfg.seed + rank)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
@@ -205,7 +207,7 @@ def train(cfg: TrainConfig, train_pairs, val_pairs, out: str | Path, *, resume: 
     end = total if stop_after is None else min(total, stop_after)
     while step < end:
         x, y = sampler.batch(cfg.batch)
-        loss = ssim_loss(net(x), y)
+        loss = loss_fn(net(x), y)
         if not torch.isfinite(loss):
             raise TrainingError(
                 f"loss became {loss.item()} at step {step + 1}; stopped. The last good checkpoint {out} "

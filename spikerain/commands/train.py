@@ -7,7 +7,9 @@ import logging
 from spikerain.console import print_json, progress, progress_enabled
 from spikerain.models.registry import model_names
 
-HELP = "train a network on paired rainy/clean images (AdamW, warm-up + cosine, 1 - SSIM loss)"
+HELP = "train a network on paired rainy/clean images (AdamW, warm-up + cosine, 1 - SSIM loss by default)"
+# The keys of spikerain.models.losses.LOSSES, spelled here so that --help does not import torch.
+LOSS_NAMES = ("ssim", "ssim+psnr")
 EXAMPLE = "spikerain train --model vlifnet --data data/synth -o ckpt.pt --dim 16 --iters 2000 --batch 8"
 
 log = logging.getLogger("spikerain")
@@ -25,6 +27,8 @@ def add_arguments(p) -> None:
     p.add_argument("--patch", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--loss", choices=LOSS_NAMES, default="ssim",
+                   help="ssim: 1 - SSIM (the authors'); ssim+psnr: plus 0.02 x the negative PSNR in dB")
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--val-max", type=int, default=8, help="validation images used (first N of test/)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")
@@ -81,7 +85,8 @@ def run(args) -> int:
         raise UsageError("--init and --resume exclude each other", fix="--resume continues --out; drop --init")
     extra = {"heldout": load_pairs(discover(args.val_data, "test"))[: args.val_max]} if args.val_data else None
     cfg = TrainConfig(model=args.model, dim=args.dim, epochs=args.epochs, iters=args.iters, batch=args.batch,
-                      patch=args.patch, lr=args.lr, seed=args.seed, val_every=args.val_every)
+                      patch=args.patch, lr=args.lr, seed=args.seed, val_every=args.val_every,
+                      loss=args.loss)
     kwargs = {"refinement": True} if args.refinement and args.model == "vlifnet" else {}
     with progress(f"train {args.model}", 1, enabled=progress_enabled(args.quiet > 0 or args.json)) as advance:
         import time

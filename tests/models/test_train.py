@@ -77,3 +77,34 @@ def test_torchrun_two_processes_hold_identical_weights(tmp_path):
     assert ck.payload["step"] == 3 and len(ck.payload["crop_rng"]) == 2
     # the two ranks drew different crops, so the update really averaged gradients
     assert ck.payload["crop_rng"][0] != ck.payload["crop_rng"][1]
+
+
+def test_psnr_loss_is_scikit_image_psnr_negated():
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from spikerain.commands.train import LOSS_NAMES
+    from spikerain.models.losses import LOSSES, PSNR_WEIGHT, psnr_loss, ssim_loss, ssim_psnr_loss
+
+    assert tuple(LOSSES) == LOSS_NAMES
+    g = torch.Generator().manual_seed(3)
+    y = torch.rand(2, 3, 24, 24, generator=g, dtype=torch.float64)
+    x = (y + 0.05 * torch.randn(2, 3, 24, 24, generator=g, dtype=torch.float64)).clamp(0, 1)
+    want = -np.mean([peak_signal_noise_ratio(y[i].numpy(), x[i].numpy(), data_range=1.0) for i in range(2)])
+    assert float(psnr_loss(x, y)) == pytest.approx(want, abs=1e-6)
+    assert float(ssim_psnr_loss(x, y)) == pytest.approx(float(ssim_loss(x, y)) + PSNR_WEIGHT * want, abs=1e-6)
+
+
+def test_training_with_psnr_term_adds_it_to_the_first_step(tmp_path, pairs):
+    import dataclasses
+
+    from spikerain.models.losses import PSNR_WEIGHT
+
+    first = {}
+    for name in ("ssim", "ssim+psnr"):
+        seen = []
+        train(dataclasses.replace(CFG, loss=name, iters=1), *pairs, tmp_path / f"{name}.pt",
+              on_step=lambda step, total, loss, lr, seen=seen: seen.append(loss))
+        first[name] = seen[0]
+        assert read_checkpoint(tmp_path / f"{name}.pt").payload["train_config"]["loss"] == name
+    # Same seed, same weights, same crops: the difference is the PSNR term alone, -PSNR_WEIGHT x (5..60 dB).
+    assert -60 * PSNR_WEIGHT < first["ssim+psnr"] - first["ssim"] < -5 * PSNR_WEIGHT
