@@ -31,6 +31,7 @@ temporal attention, temporal conv, time-to-patch) wait for the frames they need.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from spikerain.converter import ir
@@ -475,3 +476,21 @@ def phases(g: ir.Graph, s: Schedule) -> dict[str, int]:
         if n.op == STOCK_CONV:
             e[acc_value(n.name)] = -1
     return e
+
+
+def tile_period(g: ir.Graph, s: Schedule) -> int:
+    """Steps between the starts of consecutive tiles when tiles run pipelined (``hardware/lava/network.py``).
+
+    Every unit sees a tile as a window of at most ``max(frames)`` steps at a fixed offset from the tile's start
+    (its inputs' ports and its own frames), so tile k + 1 can enter the graph that many steps after tile k while
+    tile k is still deeper in it: each segment keys what it holds by tile, each LIF resets at its window's first
+    step of every tile (so the period is a multiple of every LIF's own reset interval), stock synapses carry
+    nothing from one window to the next (a ``Conv``'s one-step buffer is latency), and a ReLU chain's output
+    telescopes to ``max(x, 0)`` of its current input whatever it saw before. An image of N tiles then takes
+    ``steps + (N - 1) * period`` steps instead of ``N * steps``."""
+    span = max([s.frames[v] for v in s.frames] + [p.frames for u in s.units for p in (*u.inputs, *u.outputs)])
+    period = 1
+    for n in g.nodes:
+        if getattr(n, "reset_interval", 0):
+            period = math.lcm(period, int(n.reset_interval))
+    return period * math.ceil(span / period)

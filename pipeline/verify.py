@@ -129,5 +129,6 @@ def verify_tiles(artifact: str, graph: ir.Graph, img_hwc: np.ndarray, *, tile: i
             "fast_seconds": round(fast_s, 3), "lava_wall_seconds": round(wall, 2),
             "lava_seconds": {k: round(v, 3) for k, v in lava.meta["seconds"].items()},
             "lava_processes": lava.meta["processes"], "lava_steps_per_tile": lava.meta["steps"],
+            "lava_steps_run": lava.meta["steps_run"],
             "graph_builds": lava.meta["graph_builds"], "runtime_compiles": lava.meta["runtime_compiles"],
             "realisation": lava.meta["realisation"], "conv_model": conv_model}

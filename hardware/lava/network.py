@@ -21,7 +21,7 @@ from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
 from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.reference import reference_kernel
-from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, build_schedule, phases
+from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, build_schedule, phases, tile_period
 
 CONV_MODELS = ("vectorised", "stock")
 #: how many process graphs this interpreter built and how many Lava runtimes it compiled: a tiled run builds and
@@ -39,6 +39,8 @@ class LavaNetwork:
     energy: object = None  # EnergyPlan, when energy counts are wanted
     monitors: dict = field(default_factory=dict)  # LIF layer -> {"s"|"u"|"v": Monitor}, when recording
     plans: dict = field(default_factory=dict)  # segment or probe unit -> its SegmentPlan
+    tiles: list = field(default_factory=list)  # quantized [C, H, W] frames of the tiles it runs (static images)
+    period: int = 0  # steps between consecutive tiles' starts (the schedule's steps for one image)
 
 
 def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
@@ -107,7 +109,8 @@ def _bundle_phase(b, e: dict, receive: bool) -> int:
     return e[b.parts[0].value] + (1 if receive else 0)
 
 
-def _segment_plan(g: ir.Graph, s: Schedule, unit, wiring, fail_at: int = 0, energy=None):
+def _segment_plan(g: ir.Graph, s: Schedule, unit, wiring, fail_at: int = 0, energy=None, period: int = 0,
+                  tiles: int = 1):
     from spikerain.hardware.lava.processes.segment import SegmentPlan
 
     by = g.by_name()
@@ -131,7 +134,7 @@ def _segment_plan(g: ir.Graph, s: Schedule, unit, wiring, fail_at: int = 0, ener
     return SegmentPlan(nodes=tuple(by[n] for n in unit.nodes), compute=dict(unit.compute), frames=frames,
                        reads={n: s.reads[n] for n in unit.nodes}, inputs=tuple(ins), outputs=tuple(outs),
                        counted=tuple(counted), last_use=last, fail_at=fail_at, energy_plan=energy, name=unit.name,
-                       period=s.steps,
+                       period=period or s.steps, tiles=tiles,
                        energy_slots=tuple(energy.slots(counted)) if energy is not None else (), program=program)
 
 
@@ -142,12 +145,14 @@ def lava_conv_weight(w_ir: np.ndarray) -> np.ndarray:
 
 def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vectorised",
                   schedule: Schedule | None = None, fail_at: int = 0, energy=None,
-                  record: bool = False) -> LavaNetwork:
+                  record: bool = False, tiles: list[np.ndarray] | None = None) -> LavaNetwork:
     """``graph``: quantized, shapes inferred for the image; ``image``: float ``[C, H, W]`` in [0, 1], or a
     sequence ``[T, C, H, W]`` (the graph running T steps), which the source sends one frame per step into the
     first neuron or synapse, as netx feeds a RingBuffer into ``net.inp``. ``record``: attach Lava monitors to
     every LIF layer's spikes, ``u`` and ``v``. ``fail_at`` > 0 makes the first segment raise at that step (fault
-    injection for hygiene tests)."""
+    injection for hygiene tests). ``tiles``: quantized ``[C, H, W]`` frames of a static image's tiles (the
+    network's input size), all run pipelined by :func:`run_tiles`: tile k enters ``k * tile_period`` steps after
+    tile 0, and every process keeps its tiles apart (``schedule.tile_period``)."""
     from lava.proc.conv.models import PyConvModelFixed
     from lava.proc.conv.process import Conv
     from lava.proc.dense.process import DelayDense, Dense
@@ -163,6 +168,10 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     s = schedule or build_schedule(graph)
     by = graph.by_name()
     net = LavaNetwork(graph, s, energy=energy)
+    tiles = [np.asarray(t) for t in tiles] if tiles is not None and len(tiles) > 1 else []
+    if tiles and (image.ndim != 3 or record):
+        raise ValueError("tiles run static images without monitors")
+    net.tiles, net.period = tiles, tile_period(graph, s) if tiles else s.steps
     first = graph.nodes[0]
     image = np.asarray(image, np.float64)
     if image.ndim == 4:  # a sequence: frame t goes out at step t + 1
@@ -171,6 +180,9 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     else:
         net.input_q = reference_kernel(first.op)(first, image[None])[0, 0]  # [C, H, W]
         lava_frames = net.input_q.transpose(2, 1, 0)[..., None]
+        if tiles:  # tile k is sent during its period, steps k * period + 1 .. (k + 1) * period
+            lava_frames = np.concatenate([np.repeat(t.transpose(2, 1, 0)[..., None], net.period, axis=-1)
+                                          for t in tiles], axis=-1)
     fail_at_used = False
     wiring = segment_wiring(graph, s)
     for u in s.units:
@@ -194,19 +206,22 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             else:
                 proc = Dense(**common)
         elif u.kind == "neuron":
-            proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]))
+            proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]), net.period)
         elif u.kind in RELU_BUILDERS:
             size = sum(int(np.prod(s.lava_shape[n])) for n in u.nodes)
             proc = RELU_BUILDERS[u.kind](size, u.name)
         elif u.kind in ("segment", "probe"):
             plan = _segment_plan(graph, s, u, wiring, fail_at if u.kind == "segment" and not fail_at_used else 0,
-                                 energy)
+                                 energy, net.period, max(1, len(tiles)))
             fail_at_used = fail_at_used or (u.kind == "segment")
             cls = ActivityProbe if u.kind == "probe" else HostSegment if u.name == HOST_SEGMENT else ChipSegment
             proc = cls(plan=plan, name=u.name)
             net.plans[u.name] = plan
             net.model_map[proc] = segment_model(cls, len(plan.inputs), len(plan.outputs))
         elif u.kind == "sink":
+            # as many slots as output frames: run_tiles pauses when a tile's last frame is in and reads them (a
+            # Var leaves Lava 0.10's runtime one element per message, so a slot per step of every tile costs
+            # seconds per tile)
             proc = Sink(shape=s.lava_shape[u.nodes[0]], buffer=u.inputs[0].frames)
         else:
             raise ValueError(f"unknown unit kind {u.kind!r}")
@@ -233,7 +248,7 @@ def _bias_lava(bias_map: np.ndarray, chw, lava_shape) -> np.ndarray:
     return (full.transpose(2, 1, 0) if len(lava_shape) == 3 else full.reshape(-1)).astype(np.int32)
 
 
-def _lif(node, s: Schedule, u, chw, shape):
+def _lif(node, s: Schedule, u, chw, shape, period: int):
     from lava.proc.lif.process import LIFReset
 
     start = u.inputs[0].start
@@ -241,19 +256,19 @@ def _lif(node, s: Schedule, u, chw, shape):
     if node.reset_interval:
         interval, offset = node.reset_interval, (start + node.reset_offset) % node.reset_interval
     else:  # zero the state when the first frame arrives, whatever the layer saw before its window (again at the
-        # same step of every later tile, when tiles run back to back)
-        interval, offset = s.steps, start % s.steps
+        # same step of every later tile's period, when tiles run pipelined)
+        interval, offset = period, start % period
     return LIFReset(shape=shape, du=node.du, dv=node.dv, vth=node.vth, bias_mant=bias, bias_exp=node.bias_exp,
                     reset_interval=interval, reset_offset=offset, name=u.name)
 
 
-def _delta(node, s: Schedule, u, chw, shape):
+def _delta(node, s: Schedule, u, chw, shape, period: int):
     from lava.proc.sdn.process import Delta
 
     return Delta(shape=shape, vth=node.vth, spike_exp=node.spike_exp, state_exp=node.state_exp)
 
 
-def _sigma_delta(node, s: Schedule, u, chw, shape):
+def _sigma_delta(node, s: Schedule, u, chw, shape, period: int):
     from lava.proc.sdn.process import ActivationMode, SigmaDelta
 
     bias = _bias_lava(node.bias_map, chw, shape) if node.bias_map.size else 0
@@ -261,7 +276,7 @@ def _sigma_delta(node, s: Schedule, u, chw, shape):
                       spike_exp=node.spike_exp, state_exp=node.state_exp)
 
 
-def _sigma(node, s: Schedule, u, chw, shape):
+def _sigma(node, s: Schedule, u, chw, shape, period: int):
     from lava.proc.sdn.process import Sigma
 
     return Sigma(shape=shape)
@@ -293,13 +308,13 @@ RELU_BUILDERS = {"delta": _relu_delta, "sigma_delta": _relu_sigma_delta, "sigma"
 NEURON_BUILDERS = {q.QLIF: _lif, q.QDelta: _delta, q.QSigmaDelta: _sigma_delta, q.QSigma: _sigma}
 
 
-def _neuron(node: ir.Node, s: Schedule, u, chw):
+def _neuron(node: ir.Node, s: Schedule, u, chw, period: int):
     try:
         build = NEURON_BUILDERS[type(node)]
     except KeyError:
         raise UnsupportedOpError(f"op {node.op!r} (node {node.name!r}) has no stock Lava neuron builder",
                                  supported=sorted(c.op for c in NEURON_BUILDERS), path=node.name) from None
-    return build(node, s, u, chw, s.lava_shape[node.name])
+    return build(node, s, u, chw, s.lava_shape[node.name], period)
 
 
 def _out_ports(net: LavaNetwork) -> dict[tuple, list]:
@@ -362,6 +377,7 @@ class LavaResult:
     processes: int
     steps: int
     record: dict = field(default_factory=dict)  # LIF layer -> {"s", "u", "v": [T, C, H, W]}, when recording
+    steps_run: int = 0  # steps of the whole run (all tiles, pipelined)
 
 
 PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported between calls
@@ -369,66 +385,68 @@ PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported be
 
 def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> LavaResult:
     """Run the whole schedule; ``progress(done, total)`` is called after every chunk of steps."""
-    return run_tiles(net, [net.input_q], hardware=hardware, progress=progress)[0]
+    return run_tiles(net, hardware=hardware, progress=progress)[0]
 
 
-def run_tiles(net: LavaNetwork, inputs: list[np.ndarray], *, hardware: bool = False, progress=None,
-              on_tile=None) -> list[LavaResult]:
-    """Run the schedule once per input (quantized ``[C, H, W]`` frames of the network's image size; tiles of an
-    image) in ONE runtime: compiled once, then every tile runs its ``schedule.steps`` steps back to back. Between
-    tiles the runtime pauses, the output, counts and energy of the finished tile are read, and the source gets the
-    next tile's frame; every process starts the next tile afresh by itself at step ``k * steps + 1``: the LIFs reset
-    at their window's first step of every tile (``reset_interval`` = steps), the segments forget what they held
-    (``SegmentPlan.period``), and what stock ``Conv`` processes still carry from the last step arrives before any
-    window opens (as the zeros of a fresh run do), so nothing reads it. ``progress(done, steps)`` after every chunk
-    of a tile's steps, ``on_tile(k, n)`` after tile k of n."""
+def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_tile=None) -> list[LavaResult]:
+    """Run the network's image, or all its tiles (``build_network(tiles=...)``), in ONE runtime compiled once.
+
+    Tiles run pipelined: tile k enters the graph ``k * net.period`` steps after tile 0 while earlier tiles are
+    still deeper in it, so N tiles take ``steps + (N - 1) * period`` steps (``schedule.tile_period``). Every
+    process keeps the tiles apart by itself: the LIFs reset at their window's first step of every period, the
+    segments key what they hold, count and send by tile (``SegmentPlan.at``), and stock synapses and ReLU chains
+    carry nothing from one window into the next. After the run each tile's output frames are read from its slots
+    in the sink, its counts and energy from its columns. ``progress(done, total)`` after every chunk of steps,
+    ``on_tile(k, n)`` once tile k of n has left the graph."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 
     s = net.schedule
-    if len(inputs) > 1:
-        if net.input_q.ndim != 3 or net.monitors:
-            raise ValueError("tiles run static images without monitors")
-        odd = [n.name for n in net.graph.nodes if getattr(n, "reset_interval", 0) and s.steps % n.reset_interval]
-        if odd:
-            raise ValueError(f"LIF layers {odd} reset at an interval that does not divide the {s.steps} steps per tile")
+    n_tiles = max(1, len(net.tiles))
+    if n_tiles > 1:
         # stock processes whose state nothing resets per tile: SDNN neurons (sigma, delta), delayed synapses
         by = net.graph.by_name()
         kept = [u.name for u in s.units if (u.kind == "neuron" and by[u.nodes[0]].op != "q_lif")
                 or (u.kind == "dense" and by[u.nodes[0]].delays.size)]
         if kept:
             raise ValueError(f"{', '.join(kept)} keep state from tile to tile; run these tiles one by one")
+    total = s.steps + (n_tiles - 1) * net.period
     cfg = (Loihi2HwCfg(exception_proc_model_map=net.model_map) if hardware
            else Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map))
     sink = net.procs["sink"]
-    source = next(net.procs[u.name] for u in s.units if u.kind == "source")
     t0 = time.perf_counter()
     sink.create_runtime(run_cfg=cfg)
     COUNTERS["runtime_compiles"] += 1
+    t1 = time.perf_counter()
     results: list[LavaResult] = []
     ran = False
+    outputs: list[np.ndarray] = []
     try:
-        for k, frame in enumerate(inputs):
-            t1 = time.perf_counter()
-            if k > 0:
-                source.data.set(np.asarray(frame).transpose(2, 1, 0)[..., None].astype(np.int32))
-                net.input_q = np.asarray(frame)
-            done = 0
-            while done < s.steps:
-                n = min(PROGRESS_CHUNK, s.steps - done)
-                ran = False  # stop() after a failed run() hangs (spec section 8): only stop after a good one
-                sink.run(condition=RunSteps(num_steps=n, blocking=True))
-                ran = True
-                done += n
-                if progress is not None:
-                    progress(done, s.steps)
-            t2 = time.perf_counter()
-            res = _read_tile(net, k)
+        done = 0
+        while done < total:
+            # pause at every chunk's end (progress) and at the step tile k's last output frame arrives
+            n = min(PROGRESS_CHUNK, s.steps + len(outputs) * net.period - done)
+            ran = False  # stop() after a failed run() hangs (spec section 8): only stop after a good one
+            sink.run(condition=RunSteps(num_steps=n, blocking=True))
+            ran = True
+            done += n
+            if progress is not None:
+                progress(done, total)
+            if done == s.steps + len(outputs) * net.period:
+                outputs.append(_sink_frames(net))
+                if on_tile is not None:
+                    on_tile(len(outputs), n_tiles)
+        t2 = time.perf_counter()
+        got = _read_vars(net)
+        got["outputs"] = outputs
+        for k in range(n_tiles):
             t3 = time.perf_counter()
-            res.seconds = {"compile": t1 - t0 if k == 0 else 0.0, "run": t2 - t1, "readback": t3 - t2}
+            res = _read_tile(net, k, got)
+            # one run served every tile: each tile is charged an equal share of it
+            res.seconds = {"compile": t1 - t0 if k == 0 else 0.0, "run": (t2 - t1) / n_tiles,
+                           "readback": time.perf_counter() - t3 + (t3 - t2 if k == 0 else 0.0)}
+            res.steps_run = total
             results.append(res)
-            if on_tile is not None:
-                on_tile(k + 1, len(inputs))
     finally:
         if ran:
             t4 = time.perf_counter()
@@ -438,42 +456,60 @@ def run_tiles(net: LavaNetwork, inputs: list[np.ndarray], *, hardware: bool = Fa
     return results
 
 
-def _read_tile(net: LavaNetwork, k: int) -> LavaResult:
-    """Output frames, counts, energy and monitors of tile ``k``, which has just run its steps (paused runtime)."""
+def _sink_frames(net: LavaNetwork) -> np.ndarray:
+    """The output frames ``[T, C, H, W]`` in the sink right after the step the last of them arrived: the sink
+    keeps one slot per frame, step t's in slot (t - 1) % frames, so the last ``frames`` steps are all there."""
+    out_port = net.schedule.unit("sink").inputs[0]
+    data = np.asarray(net.procs["sink"].data.get()).astype(np.int64)  # (W, H, C, frames)
+    return np.stack([data[..., (out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
+                     for j in range(out_port.frames)])
+
+
+def _read_vars(net: LavaNetwork) -> dict:
+    """The counts and energy tables of each segment and the probe (a column per tile and frame), fetched once
+    from the paused runtime."""
+    got = {}
+    for u in net.schedule.units:
+        if u.kind in ("segment", "probe"):
+            proc = net.procs[u.name]
+            got[u.name] = (np.asarray(proc.counts.get()).astype(np.int64),
+                           np.asarray(proc.energy.get()).astype(np.int64) if net.energy is not None else None)
+    return got
+
+
+def _read_tile(net: LavaNetwork, k: int, got: dict) -> LavaResult:
+    """Output frames, counts, energy and monitors of tile ``k`` (0 for a single image) from ``_read_vars``."""
     s = net.schedule
-    sink = net.procs["sink"]
-    out_port = s.unit("sink").inputs[0]
-    data = np.asarray(sink.data.get()).astype(np.int64)  # (W, H, C, frames)
-    base = k * s.steps  # the tile's step 1 is absolute step base + 1; the sink's slot follows the absolute step
-    frames = [data[..., (base + out_port.start + j - 1) % out_port.frames].transpose(2, 1, 0)
-              for j in range(out_port.frames)]
     from spikerain.counting.plan import Accumulator
 
     acc = Accumulator()
     record = {name: _monitored(net, name, mons) for name, mons in net.monitors.items()}
-    if net.input_q.ndim == 4:
-        nzs = [int(np.count_nonzero(f)) for f in net.input_q]
+    image = net.tiles[k] if net.tiles else net.input_q
+    if image.ndim == 4:
+        nzs = [int(np.count_nonzero(f)) for f in image]
         counts: dict[str, list[int]] = {v: nzs[:1] if s.frames[v] == 1 else nzs for v in s.host_values}
     else:
-        nz = int(np.count_nonzero(net.input_q))
+        nz = int(np.count_nonzero(image))
         counts = {v: [nz] * s.frames[v] for v in s.host_values}
     for u in s.units:
         if u.kind not in ("segment", "probe"):
             continue
-        table = np.asarray(net.procs[u.name].counts.get()).astype(np.int64)
+        mf = net.plans[u.name].max_frames
+        cols = slice(k * mf, (k + 1) * mf)
+        table = got[u.name][0][:, cols]
         plan_rows = u.nodes if u.kind == "segment" else tuple(p.value for p in u.inputs)
         for r, v in enumerate(plan_rows):
             counts[v] = [int(c) for c in table[r, :s.frames[v]]]
         if net.energy is not None:
-            acc.load(list(net.energy.slots(plan_rows)), np.asarray(net.procs[u.name].energy.get()).astype(np.int64))
+            acc.load(list(net.energy.slots(plan_rows)), got[u.name][1][:, cols])
     energy = None
     if net.energy is not None:
         for v in s.host_values:
             for t in range(s.frames[v]):
-                frame = net.input_q if net.input_q.ndim == 3 else net.input_q[min(t, len(net.input_q) - 1)]
+                frame = image if image.ndim == 3 else image[min(t, len(image) - 1)]
                 net.energy.count_frame(v, t, frame, acc)
         energy = net.energy.finish(acc)
-    return LavaResult(output=np.stack(frames), counts=counts, record=record, energy=energy,
+    return LavaResult(output=got["outputs"][k], counts=counts, record=record, energy=energy,
                       processes=len(s.units), steps=s.steps, seconds={})
 
 

@@ -6,9 +6,10 @@ The result holds the output frames
 (``output``, int64 [T, C, H, W]), and a JSON string ``meta`` with per-layer non-zero counts per timestep, the
 schedule summary, the process count and timings. It is written atomically; a failed run writes nothing.
 
-With ``"tiles": true`` the image is a stack of tiles ``[N, C, h, w]``, all run in one process graph built and
-compiled once (:func:`~spikerain.hardware.lava.network.run_tiles`); ``output`` is then ``[N, T, C, h, w]`` and
-``meta["tiles"]`` holds each tile's counts, energy and timings; ``[lava] tile k/N`` lines report progress.
+With ``"tiles": true`` the image is a stack of tiles ``[N, C, h, w]``, all run pipelined in one process graph
+built and compiled once (:func:`~spikerain.hardware.lava.network.run_tiles`); ``output`` is then
+``[N, T, C, h, w]`` and ``meta["tiles"]`` holds each tile's counts, energy and timings; ``[lava] tile k/N``
+lines report progress.
 """
 
 from __future__ import annotations
@@ -51,20 +52,24 @@ def run_job(job: dict) -> dict:
     print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
     from spikerain.counting.plan import EnergyPlan
 
-    net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
-                        fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g),
-                        record=bool(job.get("record", False)))
-    inputs = [net.input_q]
+    inputs = None
     if tiles:  # every tile quantized as the source would quantize it
         first = g.nodes[0]
         inputs = [reference_kernel(first.op)(first, np.asarray(t, np.float64)[None])[0, 0] for t in stack]
-    results = run_tiles(net, inputs, hardware=bool(job.get("hardware", False)),
+    net = build_network(g, image, conv_model=job.get("conv_model", "vectorised"), schedule=schedule,
+                        fail_at=int(job.get("fail_at", 0)), energy=EnergyPlan.build(g),
+                        record=bool(job.get("record", False)), tiles=inputs)
+    if net.tiles:
+        print(f"[lava] {len(net.tiles)} tiles pipelined, one every {net.period} steps: "
+              f"{schedule.steps + (len(net.tiles) - 1) * net.period} steps", file=sys.stderr, flush=True)
+    results = run_tiles(net, hardware=bool(job.get("hardware", False)),
                         progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr,
                                                            flush=True),
                         on_tile=lambda k, n: print(f"[lava] tile {k}/{n}", file=sys.stderr, flush=True))
     res = results[0]
     meta = {"counts": split_concat_counts(g, schedule, res.counts), "seconds": res.seconds,
-            "processes": res.processes, "steps": res.steps, "schedule": schedule.summary(), "energy": res.energy,
+            "processes": res.processes, "steps": res.steps, "steps_run": res.steps_run,
+            "schedule": schedule.summary(), "energy": res.energy,
             "realisation": classify(g, schedule),
             "conv_model": job.get("conv_model", "vectorised"), **COUNTERS}
     if tiles:

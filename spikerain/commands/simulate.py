@@ -120,7 +120,8 @@ def simulate_unit(shared: dict, payload: dict) -> dict:
         scale = 2.0 ** -g.node(g.outputs[0]).frac
         outs = ([o[0].astype(np.float64) * scale for o in lava.output] if boxes is not None
                 else [lava.output[0].astype(np.float64) * scale])
-        lava_meta = {k: lava.meta[k] for k in ("graph_builds", "runtime_compiles", "processes", "steps")}
+        lava_meta = {k: lava.meta[k] for k in ("graph_builds", "runtime_compiles", "processes", "steps",
+                                               "steps_run")}
         lava_meta["seconds"] = {k: round(v, 3) for k, v in lava.meta["seconds"].items()}
     events = {k: sum(s.get(k, 0) for s in stats.values()) for k in ("clipped", "wrapped", "saturated")}
     return {"boxes": boxes, "outs": outs, "size": img.shape[:2], "padded": work.shape[:2], "events": events,
@@ -228,6 +229,8 @@ def run(args) -> int:
             rows[img]["lava"] = {"runs": len(runs), "graph_builds": sum(r["graph_builds"] for r in runs),
                                  "runtime_compiles": sum(r["runtime_compiles"] for r in runs),
                                  "processes": runs[0]["processes"], "steps_per_tile": runs[0]["steps"],
+                                 # tiles run pipelined: the steps all of one run's tiles took together
+                                 "steps_run": sum(r["steps_run"] for r in runs),
                                  "seconds": {k: round(sum(r["seconds"].get(k, 0.0) for r in runs), 3)
                                              for k in ("compile", "run", "readback", "stop")}}
         for p in parts:

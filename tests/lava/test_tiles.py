@@ -51,6 +51,19 @@ def test_graph_has_a_size_multiple():
     assert size_multiple(tile_graph()) == 2
 
 
+def test_tile_period_covers_every_window_and_lif_reset_interval():
+    from spikerain.hardware.schedule import build_schedule, tile_period
+
+    g = tile_graph()
+    assert tile_period(g, build_schedule(g)) == 4  # T frames: the longest window
+    # a LIF resetting every 3 steps: the period must keep its resets at the same offset in every tile
+    nodes = [n if n.name != "lif" else q.QLIF(name="lif", inputs=("conv",), vth=10, frac=0, bits=1, reset_interval=3)
+             for n in g.nodes]
+    g3 = ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8)))
+    ir.infer_shapes(g3)
+    assert tile_period(g3, build_schedule(g3)) == 6
+
+
 @pytest.mark.lava
 def test_tiled_lava_run_equals_the_fast_simulator_byte_for_byte_with_one_build(tiny):
     common = ["--input", tiny / "in.png", "--tile", 8, "--overlap", 4, "--json", "-q"]
@@ -63,6 +76,13 @@ def test_tiled_lava_run_equals_the_fast_simulator_byte_for_byte_with_one_build(t
     # all 8 tiles ran in one Lava process graph: built once, its runtime compiled once (counted in network.py)
     assert lava["lava"]["runs"] == 1
     assert lava["lava"]["graph_builds"] == 1 and lava["lava"]["runtime_compiles"] == 1
+    # pipelined: a tile enters every period (T = 4 steps) instead of every schedule length
+    from spikerain.hardware.schedule import build_schedule, tile_period
+
+    g = tile_graph()
+    sched = build_schedule(g)
+    assert tile_period(g, sched) == 4 and lava["lava"]["steps_per_tile"] == sched.steps > 4
+    assert lava["lava"]["steps_run"] == sched.steps + 7 * 4
     a, b = (tiny / "fast.png").read_bytes(), (tiny / "lava.png").read_bytes()
     assert a == b
     from spikerain.imageio import read_image

@@ -85,11 +85,20 @@ class SegmentPlan:
     energy_plan: object = None  # spikerain.counting.plan.EnergyPlan: energy counts of the counted values
     energy_slots: tuple = ()  # rows of the energy Var: (record, field)
     program: tuple = ()  # one step's actions by phase: (0, in port k) receive, (1, node k) compute, (2, out k) send
-    period: int = 0  # steps per image: tiles run back to back, each starting afresh at step k * period + 1
+    period: int = 0  # steps between consecutive tiles' starts (schedule.tile_period); 0: one image
+    tiles: int = 1  # tiles in the run: tile k's frame j of a value starting at step c arrives at c + k * period + j
 
     @property
     def max_frames(self) -> int:
         return max([self.frames[v] for v in self.counted] or [1])
+
+    def at(self, start: int, frames: int, t: int) -> tuple[int, int] | None:
+        """(tile, frame) that a value with ``frames`` frames from step ``start`` has at step ``t``, or None."""
+        d = t - start
+        if d < 0:
+            return None
+        k, j = divmod(d, self.period) if self.period else (0, d)
+        return (k, j) if j < frames and k < self.tiles else None
 
 
 class Segment(AbstractProcess):
@@ -101,8 +110,9 @@ class Segment(AbstractProcess):
             setattr(self, f"in{k}", InPort(shape=p.lava_shape))
         for k, p in enumerate(plan.outputs):
             setattr(self, f"out{k}", OutPort(shape=p.lava_shape))
-        self.counts = Var(shape=(max(1, len(plan.counted)), plan.max_frames), init=0)
-        self.energy = Var(shape=(max(1, len(plan.energy_slots)), plan.max_frames), init=0)
+        # one column per (tile, frame): tile k's frame j is column k * max_frames + j
+        self.counts = Var(shape=(max(1, len(plan.counted)), plan.tiles * plan.max_frames), init=0)
+        self.energy = Var(shape=(max(1, len(plan.energy_slots)), plan.tiles * plan.max_frames), init=0)
 
 
 class ChipSegment(Segment):
@@ -130,38 +140,41 @@ class PySegmentModelBase(PyLoihiProcessModel):
     def __init__(self, proc_params) -> None:
         super().__init__(proc_params)
         self.plan: SegmentPlan = proc_params["plan"]
-        self.frames_of: dict[str, dict[int, np.ndarray]] = {}
+        # (value, tile) -> {frame: [B=1, C, H, W]}: when tiles are pipelined, one segment holds several tiles at once
+        self.frames_of: dict[tuple[str, int], dict[int, np.ndarray]] = {}
         self.row = {v: k for k, v in enumerate(self.plan.counted)}
         self.slot = {k: i for i, k in enumerate(self.plan.energy_slots)}
         self.memo: dict = {}
+        self.column = 0  # the counts/energy column of the tile being counted
 
     def add(self, record: str, field_: str, t: int, amount: int) -> None:
         """Accumulator interface for :meth:`EnergyPlan.count_frame`: counters live in the ``energy`` Var."""
-        self.energy[self.slot[(record, field_)], t] += amount
+        self.energy[self.slot[(record, field_)], self.column + t] += amount
 
-    def _keep(self, value: str, j: int, frame: np.ndarray) -> None:
-        self.frames_of.setdefault(value, {})[j] = frame
+    def _keep(self, value: str, k: int, j: int, frame: np.ndarray) -> None:
+        self.frames_of.setdefault((value, k), {})[j] = frame
         row = self.row.get(value)
         if row is not None:
-            self.counts[row, j] = np.count_nonzero(frame)
+            self.column = k * self.plan.max_frames
+            self.counts[row, self.column + j] = np.count_nonzero(frame)
             if self.plan.energy_plan is not None:
                 self.plan.energy_plan.count_frame(value, j, frame, self)
 
-    def _frame(self, node, j: int) -> np.ndarray:
-        """Frame j ([B=1, C, H, W]) of ``node`` from the frames held here."""
+    def _frame(self, node, k: int, j: int) -> np.ndarray:
+        """Frame j ([B=1, C, H, W]) of ``node`` for tile k from the frames held here."""
         buf = self.frames_of
         if node.op == "q_conv2d":
-            return requantize(node, buf[acc_value(node.name)][j])
+            return requantize(node, buf[(acc_value(node.name), k)][j])
         ins = self.plan.reads[node.name]
         kernel = reference_kernel(node)
         if not time_mixing(node):
-            args = [buf[i][j if self.plan.frames[i] > 1 else 0][None] for i in ins]
+            args = [buf[(i, k)][j if self.plan.frames[i] > 1 else 0][None] for i in ins]
             return kernel(node, *args)[0]
         needs = tuple(frames_needed(node, j, self.plan.frames[i]) for i in ins)
-        key = (node.name, needs)
+        key = (node.name, k, needs)
         if key not in self.memo:
-            self.memo = {k: v for k, v in self.memo.items() if k[0] != node.name}
-            args = [np.stack([buf[i][k] for k in range(n)]) for i, n in zip(ins, needs, strict=True)]
+            self.memo = {m: v for m, v in self.memo.items() if m[0] != node.name}  # one tile at a time
+            args = [np.stack([buf[(i, k)][f] for f in range(n)]) for i, n in zip(ins, needs, strict=True)]
             self.memo[key] = kernel(node, *args)
         return self.memo[key][j]
 
@@ -177,50 +190,41 @@ class PySegmentModelBase(PyLoihiProcessModel):
                   file=sys.stderr, flush=True)
             raise
 
-    def reset(self) -> None:
-        """Forget the previous tile: held frames, memoised time-mixing results, counts and energy counters."""
-        self.frames_of.clear()
-        self.memo = {}
-        self.counts[:] = 0
-        self.energy[:] = 0
-
     def _step(self) -> None:
         plan = self.plan
-        s = (self.time_step - 1) % plan.period + 1 if plan.period else self.time_step  # the step within its tile
-        if s == 1 and self.time_step > 1:
-            self.reset()
-        if s == plan.fail_at:
-            raise RuntimeError(f"fault injected at step {s}")
-        for action, k in plan.program:
+        t = self.time_step
+        if t == plan.fail_at:
+            raise RuntimeError(f"fault injected at step {t}")
+        for action, n in plan.program:
             if action == 0:
-                b = plan.inputs[k]
-                data = getattr(self, f"in{k}").recv()
+                b = plan.inputs[n]
+                data = getattr(self, f"in{n}").recv()
                 lo = 0
                 for p in b.parts:
                     size = int(np.prod(p.lava_shape))
-                    j = s - p.start
-                    if 0 <= j < p.frames:
+                    kj = plan.at(p.start, p.frames, t)
+                    if kj is not None:
                         part = data[lo:lo + size].reshape(p.lava_shape) if b.packed else data
-                        self._keep(p.value, j, to_ir(part))
+                        self._keep(p.value, *kj, to_ir(part))
                     lo += size
             elif action == 1:
-                node = plan.nodes[k]
-                j = s - plan.compute[node.name]
-                if 0 <= j < plan.frames[node.name]:
-                    self._keep(node.name, j, self._frame(node, j))
+                node = plan.nodes[n]
+                kj = plan.at(plan.compute[node.name], plan.frames[node.name], t)
+                if kj is not None:
+                    self._keep(node.name, *kj, self._frame(node, *kj))
             else:
-                b = plan.outputs[k]
-                port = getattr(self, f"out{k}")
+                b = plan.outputs[n]
+                port = getattr(self, f"out{n}")
                 msgs = []
                 for p in b.parts:
-                    j = s - p.start
-                    if 0 <= j < p.frames:
-                        msgs.append(to_lava(self.frames_of[p.value][j], p.lava_shape))
+                    kj = plan.at(p.start, p.frames, t)
+                    if kj is not None:
+                        msgs.append(to_lava(self.frames_of[(p.value, kj[0])][kj[1]], p.lava_shape))
                     else:
                         msgs.append(np.zeros(p.lava_shape, np.int32))
                 port.send(np.concatenate([m.reshape(-1) for m in msgs]) if b.packed else msgs[0])
-        for v in [v for v in self.frames_of if plan.last_use.get(v, 0) < s]:
-            del self.frames_of[v]
+        for key in [key for key in self.frames_of if plan.last_use.get(key[0], 0) + key[1] * plan.period < t]:
+            del self.frames_of[key]
 
 
 @functools.cache
