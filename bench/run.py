@@ -1,12 +1,13 @@
-"""Run every benchmark (``make bench``): models, converter, quantization quality."""
+"""Run every benchmark (``make bench``): models, converter, quantization quality, Lava (crops and whole
+images), energy."""
 
 import sys
 
-from bench import converter, energy, lava, models, quantization
+from bench import converter, energy, lava, lava_tiles, models, quantization
 
 
 def main() -> int:
-    for bench in (models, converter, quantization, lava, energy):
+    for bench in (models, converter, quantization, lava, lava_tiles, energy):
         rc = bench.main([])
         if rc:
             return rc
