@@ -13,7 +13,8 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
   are linear and act on different axes), on a quarter of the pixels. Same function up to float rounding.
 * ``channels_last``: NHWC convolutions (measured; it does not pay on this CPU, so it is off by default).
 * ``by_step``: (with ``lean``) a chain of LIFs, convolutions, folded BNs and x2 upsamplings (an SRB's residual
-  and shortcut branches, the down- and upsamplings) runs one time step at a time where its input holds at least
+  and shortcut branches, the down- and upsamplings, the first half of VLIF-Net's SDEM: LIF, decomposition,
+  conv) runs one time step at a time where its input holds at least
   ``STEP_BYTES``: its intermediates (spike maps, the upsampled map) exist for one step only, and each
   convolution's internal copy of its input is one step's. The LIF keeps its state across the steps with the
   same operations as ``LeanLIF``; a convolution of one step equals that step of the batched one up to float
@@ -162,6 +163,17 @@ def _steppable(mods) -> bool:
     return all(isinstance(m, _STEP_MODULES) and (not isinstance(m, LIF) or LeanLIF.plain(m.params)) for m in mods)
 
 
+def _lif_step(x_t: torch.Tensor, v: torch.Tensor | None, v_th: float, last: bool):
+    """One step of ``LeanLIF`` (the same operations): the spikes and the membrane after the reset (None after
+    the last step, whose reset is never read)."""
+    h = x_t if v is None else torch.add(x_t, v, alpha=0.5)
+    fired = h >= v_th
+    s = fired.to(h.dtype)
+    if last:
+        return s, None
+    return s, (h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0))
+
+
 def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
     """``mods`` (LIF / conv / BN / x2 upsampling, in order) on ``x`` [T, B, ...] one step at a time; each LIF
     keeps its membrane across steps with ``LeanLIF``'s operations (so its spikes are the same bits)."""
@@ -172,12 +184,7 @@ def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
         h = x[t]
         for i, m in enumerate(mods):
             if isinstance(m, LIF):
-                v = state.get(i)
-                u = h if v is None else torch.add(h, v, alpha=0.5)
-                fired = u >= m.params.v_threshold
-                h = fired.to(u.dtype)
-                if t + 1 < T:
-                    state[i] = u.masked_fill(fired, 0.0) if v is None else u.masked_fill_(fired, 0.0)
+                h, state[i] = _lif_step(h, state.get(i), m.params.v_threshold, t + 1 == T)
             elif isinstance(m, SeqUpsample2x):
                 h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
             else:
@@ -230,9 +237,26 @@ class LeanVLIF(VLIF):
 
 
 class LeanSDEM(SDEM):
+    by_step = False  # set by prepare_for_inference(by_step=True)
+
+    def _first_half(self, x: torch.Tensor) -> torch.Tensor:
+        """bn1(conv1(decompose(x, lif_1(x)))); with ``by_step`` on large inputs one step at a time (lif_2 is a
+        VLIF, which mixes patches into time, so the second half stays whole)."""
+        a, b = self.high_freq_scale_1, self.low_freq_scale_1
+        T = x.shape[0]
+        if not (self.by_step and T > 1 and x.nbytes >= STEP_BYTES and LeanLIF.plain(self.lif_1.params)):
+            return self.bn1(self.conv1(_decompose(x, self.lif_1(x), a, b)))
+        out, v = None, None
+        for t in range(T):
+            s, v = _lif_step(x[t], v, self.lif_1.params.v_threshold, t + 1 == T)
+            y = self.bn1(self.conv1(_decompose(x[t], s, a, b)))
+            if out is None:
+                out = torch.empty((T, *y.shape), dtype=y.dtype)
+            out[t] = y
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = _decompose(x, self.lif_1(x), self.high_freq_scale_1, self.low_freq_scale_1)
-        y1 = self.bn1(self.conv1(z))
+        y1 = self._first_half(x)
         z = _decompose(y1, self.lif_2(y1), self.high_freq_scale_2, self.low_freq_scale_2)
         del y1
         y = self.bn2(self.conv2(z))
@@ -341,6 +365,8 @@ def prepare_for_inference(
                 mod.__class__ = lean_cls
             if isinstance(mod, LeanVLIF):
                 mod.commute = vlif_commute
+            if isinstance(mod, LeanSDEM):
+                mod.by_step = by_step
     if channels_last:
         for mod in m.modules():
             if isinstance(mod, nn.Conv2d):
