@@ -276,8 +276,9 @@ def levers_main(args) -> int:
             md.append(f"| {k} | {v['peak_mb']:.0f} MB | {v['peak_mb'] / b['peak_mb']:.2f}x | "
                       f"{v['peak_mb'] / f['peak_mb']:.2f}x | {v['s']:.2f} s |")
         md.append("")
-    md.append(machine_line(machine()))
-    write_results(name, {"machine": machine(), "rows": rows}, "\n".join(md))
+    m = {**machine(), "threads": rows[0]["threads"]}  # the workers' thread count
+    md.append(machine_line(m))
+    write_results(name, {"machine": m, "rows": rows}, "\n".join(md))
     return 0
 
 
@@ -304,8 +305,9 @@ def main(argv=None) -> int:
                f"{r['float_peak_mb']:.0f} MB, fast simulator peak {r['fastsim_peak_mb']:.0f} MB", ""]
         md += _table(r["float_top"], "float forward block") + [""]
         md += _table(r["fastsim_top"], "fast-simulator node") + [""]
-    md.append(machine_line(machine()))
-    write_results(name, {"machine": machine(), "rows": rows}, "\n".join(md))
+    m = {**machine(), "threads": args.threads}  # the workers' thread count
+    md.append(machine_line(m))
+    write_results(name, {"machine": m, "rows": rows}, "\n".join(md))
     print(json.dumps({"written": name}))
     return 0
 
