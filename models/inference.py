@@ -244,11 +244,12 @@ class LeanSDEM(SDEM):
         VLIF, which mixes patches into time, so the second half stays whole)."""
         a, b = self.high_freq_scale_1, self.low_freq_scale_1
         T = x.shape[0]
-        if not (self.by_step and T > 1 and x.nbytes >= STEP_BYTES and LeanLIF.plain(self.lif_1.params)):
+        lif = self.lif_1  # a ReLU in the ReLU twin of bench/models.py
+        if not (self.by_step and T > 1 and x.nbytes >= STEP_BYTES and isinstance(lif, LIF) and LeanLIF.plain(lif.params)):
             return self.bn1(self.conv1(_decompose(x, self.lif_1(x), a, b)))
         out, v = None, None
         for t in range(T):
-            s, v = _lif_step(x[t], v, self.lif_1.params.v_threshold, t + 1 == T)
+            s, v = _lif_step(x[t], v, lif.params.v_threshold, t + 1 == T)
             y = self.bn1(self.conv1(_decompose(x[t], s, a, b)))
             if out is None:
                 out = torch.empty((T, *y.shape), dtype=y.dtype)
