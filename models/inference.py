@@ -245,7 +245,8 @@ class LeanSDEM(SDEM):
         a, b = self.high_freq_scale_1, self.low_freq_scale_1
         T = x.shape[0]
         lif = self.lif_1  # a ReLU in the ReLU twin of bench/models.py
-        if not (self.by_step and T > 1 and x.nbytes >= STEP_BYTES and isinstance(lif, LIF) and LeanLIF.plain(lif.params)):
+        steps = self.by_step and T > 1 and x.nbytes >= STEP_BYTES
+        if not (steps and isinstance(lif, LIF) and LeanLIF.plain(lif.params)):
             return self.bn1(self.conv1(_decompose(x, self.lif_1(x), a, b)))
         out, v = None, None
         for t in range(T):
