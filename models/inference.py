@@ -13,8 +13,8 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
   are linear and act on different axes), on a quarter of the pixels. Same function up to float rounding.
 * ``channels_last``: NHWC convolutions (measured; it does not pay on this CPU, so it is off by default).
 * ``by_step``: (with ``lean``) a chain of LIFs, convolutions, folded BNs and x2 upsamplings (an SRB's residual
-  and shortcut branches, the down- and upsamplings, the first half of VLIF-Net's SDEM: LIF, decomposition,
-  conv) runs one time step at a time where its input holds at least
+  and shortcut branches, the down- and upsamplings; the first half of VLIF-Net's SDEM too, but only with
+  ``LeanSDEM.by_step`` set, since it did not pay) runs one time step at a time where its input holds at least
   ``STEP_BYTES``: its intermediates (spike maps, the upsampled map) exist for one step only, and each
   convolution's internal copy of its input is one step's. The LIF keeps its state across the steps with the
   same operations as ``LeanLIF``; a convolution of one step equals that step of the batched one up to float
@@ -237,7 +237,9 @@ class LeanVLIF(VLIF):
 
 
 class LeanSDEM(SDEM):
-    by_step = False  # set by prepare_for_inference(by_step=True)
+    # Off by default: measured once at 128x128, VLIF-Net's peak rose (482 -> 533 MB, bench/levers.py) and at
+    # 256x256 it did not fall; set it on the class to run the first half one step at a time.
+    by_step = False
 
     def _first_half(self, x: torch.Tensor) -> torch.Tensor:
         """bn1(conv1(decompose(x, lif_1(x)))); with ``by_step`` on large inputs one step at a time (lif_2 is a
@@ -367,8 +369,6 @@ def prepare_for_inference(
                 mod.__class__ = lean_cls
             if isinstance(mod, LeanVLIF):
                 mod.commute = vlif_commute
-            if isinstance(mod, LeanSDEM):
-                mod.by_step = by_step
     if channels_last:
         for mod in m.modules():
             if isinstance(mod, nn.Conv2d):

@@ -85,6 +85,7 @@ def test_by_step_chains_match_whole_steps(monkeypatch):
             monkeypatch.setattr(inference, "STEP_BYTES", 1 << 40)
             whole = prepare_for_inference(model)(img)
             monkeypatch.setattr(inference, "STEP_BYTES", 0)
+            monkeypatch.setattr(inference.LeanSDEM, "by_step", True)  # off by default (it did not pay)
             stepped = prepare_for_inference(model)
             y = stepped(img)
         kinds = (inference.StepSequential, inference.LeanUpSampling, inference.LeanSDEM)
