@@ -22,9 +22,11 @@ VARIANTS = {
     "no_grad (before)": ("no_grad", None),
     "inference_mode (baseline)": ("inference", None),
     "fold_bn": ("inference", {"fold_bn": True, "lean": False, "vlif_commute": False}),
-    "lean": ("inference", {"fold_bn": False, "lean": True, "vlif_commute": False}),
+    "lean": ("inference", {"fold_bn": False, "lean": True, "vlif_commute": False, "by_step": False}),
+    "lean + by_step": ("inference", {"fold_bn": False, "lean": True, "vlif_commute": False}),
     "vlif_commute": ("inference", {"fold_bn": False, "lean": False, "vlif_commute": True}),
     "channels_last": ("inference", {"fold_bn": False, "lean": False, "vlif_commute": False, "channels_last": True}),
+    "all kept but by_step (default before it)": ("inference", {"by_step": False}),
     "all kept (default)": ("inference", {}),
     "all kept, ReLU twin": ("inference", {}),
 }
@@ -104,10 +106,16 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=48)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--variant", action="append", choices=list(VARIANTS),
+                    help=f"only these variants (repeatable; {BASELINE!r} and the default are always run)")
     args = ap.parse_args(argv)
+    variants = None
+    if args.variant:
+        variants = [v for v in VARIANTS if v in args.variant or v in (BASELINE, "all kept (default)",
+                                                                      "all kept, ReLU twin")]
     runs = []
     for net in args.net or ["vlifnet", "esdnet"]:
-        r = measure(net, args.dim, args.size, args.repeats)
+        r = measure(net, args.dim, args.size, args.repeats, variants)
         runs.append(r)
         print(json.dumps({k: v for k, v in r.items() if k != "rows"}), flush=True)
         for row in r["rows"]:
@@ -140,7 +148,7 @@ def main(argv=None) -> int:
         table.append("")
     m = machine()
     table.append(machine_line(m))
-    name = f"levers_{args.dim}_{args.size}"
+    name = f"levers_{args.dim}_{args.size}" + ("_some" if args.variant else "")
     write_results(name, {"machine": m, "runs": runs}, "\n".join(table))
     return 0
 

@@ -12,6 +12,13 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
 * ``vlif_commute``: in VLIF, the bias-free 1x1 conv runs before the bilinear resize instead of after it (both
   are linear and act on different axes), on a quarter of the pixels. Same function up to float rounding.
 * ``channels_last``: NHWC convolutions (measured; it does not pay on this CPU, so it is off by default).
+* ``by_step``: (with ``lean``) a chain of LIFs, convolutions, folded BNs and x2 upsamplings (an SRB's residual
+  and shortcut branches, the down- and upsamplings; the first half of VLIF-Net's SDEM too, but only with
+  ``LeanSDEM.by_step`` set, since it did not pay) runs one time step at a time where its input holds at least
+  ``STEP_BYTES``: its intermediates (spike maps, the upsampled map) exist for one step only, and each
+  convolution's internal copy of its input is one step's. The LIF keeps its state across the steps with the
+  same operations as ``LeanLIF``; a convolution of one step equals that step of the batched one up to float
+  rounding order.
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikerain.models.esdnet import ESDNet, SpikingResidualBlock
-from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, _fold_time, _unfold_time
+from spikerain.models.esdnet import ESDNet, SpikingResidualBlock, UpSampling
+from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, SeqUpsample2x, _fold_time, _unfold_time
 from spikerain.models.neurons import LIF, NILIF
 from spikerain.models.vlifnet import SDEM, SMU, VLIF, VLIFDown, VLIFNet, VLIFUp, patch_to_time, time_to_patch_channels
 
@@ -106,9 +113,14 @@ class LeanLIF(LIF):
     """LIF inference, bit-identical with ``_lif_inference``: no copy of the first frame, no reset after the
     last step, the spike written straight into the output."""
 
+    @staticmethod
+    def plain(p) -> bool:
+        """The parameters this class (and ``_by_step``) computes with fewer passes."""
+        return p.tau == 2.0 and p.v_reset == 0.0 and not p.decay_input
+
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         p = self.params
-        if torch.is_grad_enabled() or not (p.tau == 2.0 and p.v_reset == 0.0 and not p.decay_input):
+        if torch.is_grad_enabled() or not self.plain(p):
             return super().forward(x_seq)
         T = x_seq.shape[0]
         out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
@@ -141,6 +153,66 @@ class LeanNILIF(NILIF):
         return out
 
 
+#: a step chain runs one time step at a time where its input holds at least this many bytes (below it, the
+#: T-fold more calls cost more time than the step-sized buffers save)
+STEP_BYTES = 8 << 20
+_STEP_MODULES = (LIF, nn.Conv2d, nn.Identity, nn.BatchNorm2d, SeqUpsample2x)
+
+
+def _steppable(mods) -> bool:
+    return all(isinstance(m, _STEP_MODULES) and (not isinstance(m, LIF) or LeanLIF.plain(m.params)) for m in mods)
+
+
+def _lif_step(x_t: torch.Tensor, v: torch.Tensor | None, v_th: float, last: bool):
+    """One step of ``LeanLIF`` (the same operations): the spikes and the membrane after the reset (None after
+    the last step, whose reset is never read)."""
+    h = x_t if v is None else torch.add(x_t, v, alpha=0.5)
+    fired = h >= v_th
+    s = fired.to(h.dtype)
+    if last:
+        return s, None
+    return s, (h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0))
+
+
+def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
+    """``mods`` (LIF / conv / BN / x2 upsampling, in order) on ``x`` [T, B, ...] one step at a time; each LIF
+    keeps its membrane across steps with ``LeanLIF``'s operations (so its spikes are the same bits)."""
+    T = x.shape[0]
+    state: dict[int, torch.Tensor] = {}
+    out = None
+    for t in range(T):
+        h = x[t]
+        for i, m in enumerate(mods):
+            if isinstance(m, LIF):
+                h, state[i] = _lif_step(h, state.get(i), m.params.v_threshold, t + 1 == T)
+            elif isinstance(m, SeqUpsample2x):
+                h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
+            else:
+                h = m(h)
+        if out is None:
+            out = torch.empty((T, *h.shape), dtype=h.dtype)
+        out[t] = h
+    return out
+
+
+class StepSequential(nn.Sequential):
+    """A LIF / conv / BN chain that runs one step at a time on large inputs (``by_step``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.dim() != 5 or x.shape[0] < 2 or x.nbytes < STEP_BYTES:
+            return super().forward(x)
+        return _by_step(list(self), x)
+
+
+class LeanUpSampling(UpSampling):
+    """Upsampling and its LIF -> conv -> BN one step at a time (``by_step``): the upsampled map of one step."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.shape[0] < 2 or 4 * x.nbytes < STEP_BYTES:
+            return super().forward(x)
+        return _by_step([self.upsample, *self.up], x)
+
+
 class LeanMAU(MultiDimensionalAttention):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(0, 1)
@@ -165,9 +237,30 @@ class LeanVLIF(VLIF):
 
 
 class LeanSDEM(SDEM):
+    # Off by default: measured once at 128x128, VLIF-Net's peak rose (482 -> 533 MB, bench/levers.py) and at
+    # 256x256 it did not fall; set it on the class to run the first half one step at a time.
+    by_step = False
+
+    def _first_half(self, x: torch.Tensor) -> torch.Tensor:
+        """bn1(conv1(decompose(x, lif_1(x)))); with ``by_step`` on large inputs one step at a time (lif_2 is a
+        VLIF, which mixes patches into time, so the second half stays whole)."""
+        a, b = self.high_freq_scale_1, self.low_freq_scale_1
+        T = x.shape[0]
+        lif = self.lif_1  # a ReLU in the ReLU twin of bench/models.py
+        steps = self.by_step and T > 1 and x.nbytes >= STEP_BYTES
+        if not (steps and isinstance(lif, LIF) and LeanLIF.plain(lif.params)):
+            return self.bn1(self.conv1(_decompose(x, self.lif_1(x), a, b)))
+        out, v = None, None
+        for t in range(T):
+            s, v = _lif_step(x[t], v, lif.params.v_threshold, t + 1 == T)
+            y = self.bn1(self.conv1(_decompose(x[t], s, a, b)))
+            if out is None:
+                out = torch.empty((T, *y.shape), dtype=y.dtype)
+            out[t] = y
+        return out
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = _decompose(x, self.lif_1(x), self.high_freq_scale_1, self.low_freq_scale_1)
-        y1 = self.bn1(self.conv1(z))
+        y1 = self._first_half(x)
         z = _decompose(y1, self.lif_2(y1), self.high_freq_scale_2, self.low_freq_scale_2)
         del y1
         y = self.bn2(self.conv2(z))
@@ -246,13 +339,29 @@ _LEAN = {
 }
 
 
+def _use_steps(m: nn.Module) -> int:
+    """``by_step``: every LIF / conv / BN ``nn.Sequential`` and ESDNet's upsamplings; returns how many."""
+    n = 0
+    for mod in m.modules():
+        if type(mod) is nn.Sequential and any(isinstance(c, nn.Conv2d) for c in mod) and _steppable(mod):
+            mod.__class__ = StepSequential
+            n += 1
+        elif type(mod) is UpSampling and _steppable([mod.upsample, *mod.up]):
+            mod.__class__ = LeanUpSampling
+            n += 1
+    return n
+
+
 def prepare_for_inference(
-    model: nn.Module, *, fold_bn: bool = True, lean: bool = True, vlif_commute: bool = True, channels_last: bool = False
+    model: nn.Module, *, fold_bn: bool = True, lean: bool = True, vlif_commute: bool = True,
+    channels_last: bool = False, by_step: bool = True,
 ) -> nn.Module:
     """An eval-mode copy of ``model`` with the chosen levers (module docstring); ``model`` is left unchanged."""
     m = copy.deepcopy(model).eval()
     if fold_bn:
         fold_batchnorm(m)
+    if by_step and lean:
+        _use_steps(m)
     if lean or vlif_commute:
         for mod in m.modules():
             lean_cls = _LEAN.get(type(mod))

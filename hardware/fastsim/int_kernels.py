@@ -163,25 +163,28 @@ def _f32_requant_conv(n: q.QConv2d, x: torch.Tensor, stats) -> torch.Tensor | No
 
     Exact when |x| * sum|w| < 2**23 (no 24-bit wrap) and |x| * sum|w| + |bias << bias_exp| + 2**(shift-1) <
     2**24: every partial sum, the biased accumulator and the rounding constant are integers float32 holds
-    exactly; multiplying by 2**-shift is exact and floor() of it is the reference's arithmetic shift.
+    exactly; multiplying by 2**-shift is exact and floor() of it is the reference's arithmetic shift (for a
+    left shift, shift < 0, the product is the shifted integer itself).
     """
     w = n.weight_mant
-    if n.shift < 0 or not w.size or not x.numel():
+    if not w.size or not x.numel():
         return None
     w_sum = float(np.abs(w).reshape(w.shape[0], -1).sum(axis=1).max())
     bias = n.bias_mant.astype(np.int64) << n.bias_exp if n.bias_mant.size else np.zeros(w.shape[0], np.int64)
-    half = (1 << (n.shift - 1)) if n.shift > 0 else 0
+    half = (1 << (n.shift - 1)) if n.shift > 0 else 0  # a left shift (shift < 0) has no rounding constant
     offset = bias + half
     bound = _absmax(x) * w_sum
     if bound >= (1 << (loihi.CONV_ACC_BITS - 1)) or bound + float(np.abs(offset).max()) >= F32_EXACT:
         return None
     # The shift folded into the weights and the offset into the convolution's bias: scaling by 2**-shift is
     # exact in float32, so every partial sum is the integer one times 2**-shift, and one floor is the shift.
+    # A left shift (shift < 0, 2**-shift > 1) scales integers below 2**24 by a power of two: still exact, and
+    # already integers, so no floor; the clip then bounds them as the reference's clip of x << -shift does.
     scale = 2.0**-n.shift
     bias = torch.from_numpy((offset * scale).astype(np.float32)) if offset.any() else None
     acc = F.conv2d(x.to(torch.float32), torch.from_numpy((w * scale).astype(np.float32)), bias,
                    stride=pair(n.stride), padding=pair(n.padding))
-    if n.shift:
+    if n.shift > 0:
         acc.floor_()
     lim = float((1 << (n.bits - 1)) - 1)
     if stats is not None:

@@ -13,6 +13,10 @@ from spikerain.hardware.fastsim.executor import execute
 from spikerain.hardware.fastsim.int_kernels import int_kernel
 from spikerain.hardware.fastsim.narrow import float32_nodes, int32_nodes
 
+#: frame-local chains whose inputs hold at least this many bytes run one time step at a time: it lowers the
+#: peak where values are large (bench/memory.py) and costs a few extra small ops where they are not
+CHUNK_BYTES = 8 << 20
+
 
 @dataclass
 class Activity:
@@ -31,9 +35,12 @@ class Activity:
 @torch.inference_mode()
 def simulate(graph: ir.Graph, images: np.ndarray | torch.Tensor, *, keep: bool = False,
              activity: Activity | None = None, stats: dict | None = None,
-             observe: Callable[[ir.Node, torch.Tensor], None] | None = None) -> dict[str, torch.Tensor]:
+             observe: Callable[[ir.Node, torch.Tensor], None] | None = None,
+             chunk_bytes: int | None = CHUNK_BYTES) -> dict[str, torch.Tensor]:
     """Execute ``graph`` on float images ``[B, C, H, W]`` in [0, 1]; returns integer outputs ``[1, B, ...]``
-    (every node's value if ``keep``). ``stats`` gets per-node clip/wrap/saturation counts."""
+    (every node's value if ``keep``). ``stats`` gets per-node clip/wrap/saturation counts. ``chunk_bytes``:
+    frame-local chains reading at least this much run one time step at a time (``executor.execute``; None:
+    never), unless ``keep``, ``activity`` or ``observe`` need every value whole."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
 
     def watch(node: ir.Node, value: torch.Tensor) -> None:
@@ -43,8 +50,9 @@ def simulate(graph: ir.Graph, images: np.ndarray | torch.Tensor, *, keep: bool =
             observe(node, value.to(torch.int64))  # callers see int64, as before values were narrowed
 
     int32 = int32_nodes(graph)
-    return execute(graph, x, int_kernel, keep=keep, observe=watch, stats=stats, int32=int32,
-                   float32=float32_nodes(graph, int32))
+    watching = activity is not None or observe is not None  # else whole steps-at-once values need not exist
+    return execute(graph, x, int_kernel, keep=keep, observe=watch if watching else None, stats=stats, int32=int32,
+                   float32=float32_nodes(graph, int32), chunk_bytes=chunk_bytes)
 
 
 def dequantized_output(graph: ir.Graph, out: dict[str, torch.Tensor]) -> np.ndarray:

@@ -41,7 +41,8 @@ def _check(node, x, with_stats):
         assert {k: v for k, v in sim_stats.items() if v} == {k: v for k, v in ref_stats.items() if v}
 
 
-@pytest.mark.parametrize("shift,bits,stride", [(0, 16, 1), (1, 16, 1), (6, 16, 2), (9, 8, 1), (12, 4, 1)])
+@pytest.mark.parametrize("shift,bits,stride", [(0, 16, 1), (1, 16, 1), (6, 16, 2), (9, 8, 1), (12, 4, 1),
+                                                (-1, 16, 1), (-6, 16, 2), (-2, 24, 1)])
 @pytest.mark.parametrize("with_stats", [False, True])
 def test_fused_conv_requantization_is_bit_exact(shift, bits, stride, with_stats):
     node = _conv(shift, bits=bits, stride=stride)

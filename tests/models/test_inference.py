@@ -63,3 +63,31 @@ def test_every_batchnorm_is_folded():
         n_bn = sum(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
         assert fold_batchnorm(m) == n_bn
         assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())
+
+
+def test_by_step_chains_match_whole_steps(monkeypatch):
+    """``by_step`` forced on every chain (real inputs meet its size threshold only above ~64x64): its LIF is
+    LeanLIF bit for bit, and whole small networks stay within 1e-6 of the whole-T forward (100x inside the golden
+    tests' tolerance; the convolutions of one step round in their own order)."""
+    from spikerain.models import ESDNet, VLIFNet, inference
+
+    g = torch.Generator().manual_seed(7)
+    x = torch.randn(4, 2, 3, 9, 11, generator=g) * 0.2
+    x[:, 0, 0, 0, :] = 0.15  # exactly at threshold
+    with torch.inference_mode():
+        assert torch.equal(inference._by_step([LeanLIF(), LeanLIF()], x), LeanLIF()(LeanLIF()(x)))
+    img = torch.rand(1, 3, 16, 16, generator=g)
+    small = dict(dim=16, en_num_blocks=(1, 1, 1, 1), de_num_blocks=(1, 1, 1, 1))
+    for net in (ESDNet, VLIFNet):
+        torch.manual_seed(0)
+        model = net(**small).eval()
+        with torch.inference_mode():
+            monkeypatch.setattr(inference, "STEP_BYTES", 1 << 40)
+            whole = prepare_for_inference(model)(img)
+            monkeypatch.setattr(inference, "STEP_BYTES", 0)
+            monkeypatch.setattr(inference.LeanSDEM, "by_step", True)  # off by default (it did not pay)
+            stepped = prepare_for_inference(model)
+            y = stepped(img)
+        kinds = (inference.StepSequential, inference.LeanUpSampling, inference.LeanSDEM)
+        assert sum(isinstance(m, kinds) for m in stepped.modules()) >= 8
+        assert (y - whole).abs().max().item() <= 1e-6, net.__name__
