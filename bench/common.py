@@ -10,6 +10,7 @@ import resource
 import subprocess
 import sys
 import time
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,3 +126,21 @@ def _update_doc(name: str, table_md: str, doc: Path = DOC) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     doc.write_text(text)
+
+
+@cache  # once per process and commit: a stage's registry may be created once under one name
+def int_kernels_at(commit: str) -> dict:
+    """The fast simulator's integer kernels as they were at ``commit`` (read from git into a module of their own,
+    under a registry name of their own): the "before" of a lever benchmark, run in the same process as today's."""
+    import importlib.util
+    import tempfile
+
+    src = subprocess.run(["git", "show", f"{commit}:hardware/fastsim/int_kernels.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    src = src.replace('OpRegistry("fast simulator (integer)"', f'OpRegistry("fast simulator (integer, {commit})"')
+    path = Path(tempfile.mkdtemp()) / f"int_kernels_{commit}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"int_kernels_{commit}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return dict(mod.INT_KERNELS.items())

@@ -12,16 +12,11 @@ bit-identical with the old kernels' output.
 from __future__ import annotations
 
 import argparse
-import functools
-import importlib.util
 import json
-import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bench.common import RESULTS, ROOT, machine, machine_line, write_results
+from bench.common import RESULTS, ROOT, int_kernels_at, machine, machine_line, write_results
 
 BEFORE = "8622b89"
 #: variant -> (ops whose current kernels replace the old ones, None: all; storage: int64, "int32" where proven,
@@ -34,25 +29,6 @@ LEVERS = {
     "all current kernels, int32 values where proven": (None, "int32"),
     "all (current): int32, float32 for what only convolutions read": (None, "int32+float32"),
 }
-
-
-@functools.cache  # once per process: a stage's registry may be created once
-def _old_kernels() -> dict:
-    src = subprocess.run(
-        ["git", "show", f"{BEFORE}:hardware/fastsim/int_kernels.py"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    # its own registry name (a stage's registry may be created once per process)
-    src = src.replace('OpRegistry("fast simulator (integer)"', 'OpRegistry("fast simulator (integer, before)"')
-    path = Path(tempfile.mkdtemp()) / "int_kernels_before.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("int_kernels_before", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return dict(mod.INT_KERNELS.items())
 
 
 def measure(net: str, dim: int, size: int, repeats: int) -> dict:
@@ -70,7 +46,7 @@ def measure(net: str, dim: int, size: int, repeats: int) -> dict:
     _, qg, _ = convert_model(model, report_images=1)
     fast = prepare_for_inference(model)
     x = torch.rand(1, 3, size, size)
-    old = _old_kernels()
+    old = int_kernels_at(BEFORE)
     narrow = int32_nodes(qg)
     exact_f32 = float32_nodes(qg, narrow)
     tables = {

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench.common import entry, machine, machine_line, peak_rss_mb, run_per_network, write_results
+from bench.common import entry, int_kernels_at, machine, machine_line, peak_rss_mb, run_per_network, write_results
 
 MB = 1024.0 * 1024.0
 
@@ -137,22 +137,19 @@ LEVERS = {
 }
 
 
-def _old_conv():
-    import importlib.util
-    import subprocess
-    import tempfile
+def _setup(spec: dict):
+    """Torch threads and seed, the network, its quantized graph, its float inference copy and the input."""
+    import torch
 
-    from bench.common import ROOT
+    from spikerain.models.inference import prepare_for_inference
+    from spikerain.models.registry import build_model
+    from spikerain.pipeline.convert import convert_model
 
-    src = subprocess.run(["git", "show", f"{BEFORE}:hardware/fastsim/int_kernels.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    src = src.replace('OpRegistry("fast simulator (integer)"', 'OpRegistry("fast simulator (integer, before)"')
-    path = Path(tempfile.mkdtemp()) / "int_kernels_before.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("int_kernels_before", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.INT_KERNELS["q_conv2d"]
+    torch.set_num_threads(spec.get("threads") or 1)
+    torch.manual_seed(0)
+    model = build_model(spec["net"], dim=spec["dim"]).eval()
+    _, qg, _ = convert_model(model, report_images=1)
+    return qg, prepare_for_inference(model), torch.rand(1, 3, spec["size"], spec["size"])
 
 
 def levers_worker(spec: dict) -> dict:
@@ -168,19 +165,11 @@ def levers_worker(spec: dict) -> dict:
     from spikerain.hardware.fastsim.int_kernels import int_kernel
     from spikerain.hardware.fastsim.narrow import float32_nodes, int32_nodes
     from spikerain.hardware.fastsim.simulate import CHUNK_BYTES
-    from spikerain.models.inference import prepare_for_inference
-    from spikerain.models.registry import build_model
-    from spikerain.pipeline.convert import convert_model
 
-    torch.set_num_threads(spec.get("threads") or 1)
-    torch.manual_seed(0)
-    model = build_model(spec["net"], dim=spec["dim"]).eval()
-    _, qg, _ = convert_model(model, report_images=1)
-    fast = prepare_for_inference(model)
-    x = torch.rand(1, 3, spec["size"], spec["size"])
+    qg, fast, x = _setup(spec)
     int32 = int32_nodes(qg)
     f32 = float32_nodes(qg, int32)
-    old_conv = _old_conv()
+    old_conv = int_kernels_at(BEFORE)["q_conv2d"]
     rows = {"float forward (inference copy)": {"peak_mb": [], "s": []}} | {k: {"peak_mb": [], "s": []}
                                                                           for k in LEVERS}
     ref = None
@@ -223,16 +212,7 @@ def worker(spec: dict) -> dict:
         return levers_worker(spec)
     import torch
 
-    from spikerain.models.inference import prepare_for_inference
-    from spikerain.models.registry import build_model
-    from spikerain.pipeline.convert import convert_model
-
-    torch.set_num_threads(spec.get("threads") or 1)
-    torch.manual_seed(0)
-    model = build_model(spec["net"], dim=spec["dim"]).eval()
-    _, qg, _ = convert_model(model, report_images=1)
-    fast = prepare_for_inference(model)
-    x = torch.rand(1, 3, spec["size"], spec["size"])
+    qg, fast, x = _setup(spec)
     with torch.inference_mode():  # warm-up at the same size (lazy allocations, kernel caches)
         fast(x)
     _trim()

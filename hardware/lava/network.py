@@ -395,9 +395,9 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
     still deeper in it, so N tiles take ``steps + (N - 1) * period`` steps (``schedule.tile_period``). Every
     process keeps the tiles apart by itself: the LIFs reset at their window's first step of every period, the
     segments key what they hold, count and send by tile (``SegmentPlan.at``), and stock synapses and ReLU chains
-    carry nothing from one window into the next. After the run each tile's output frames are read from its slots
-    in the sink, its counts and energy from its columns. ``progress(done, total)`` after every chunk of steps,
-    ``on_tile(k, n)`` once tile k of n has left the graph."""
+    carry nothing from one window into the next. The run pauses at the step each tile's last output frame reaches
+    the sink and reads its frames there; after the run each tile's counts and energy come from its columns.
+    ``progress(done, total)`` after every chunk of steps, ``on_tile(k, n)`` once tile k of n has left the graph."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 
