@@ -2,8 +2,8 @@
 
 Every Lava process of a :class:`~spikerain.hardware.schedule.Schedule` gets ONE class:
 
-- ``stock``: a lava-nc process with a Loihi hardware model (``Conv``, ``Dense``/``DelayDense``, ``LIFReset``,
-  ``Delta``, ``SigmaDelta``, ``Sigma``, and the io ``RingBuffer`` source and sink);
+- ``stock``: a lava-nc process with a Loihi hardware model (``Conv``, ``Dense``/``DelayDense``, ``Sparse``,
+  ``LIFReset``, ``Delta``, ``SigmaDelta``, ``Sigma``, and the io ``RingBuffer`` source and sink);
 - ``custom``: a spikerain on-chip process (``ChipSegment``) that a chip could only run with a custom neuron
   program (Loihi 2 microcode); it holds on-chip IR nodes only;
 - ``host``: a spikerain process that runs on the embedded or host CPU (``HostSegment`` with the IR's ``host``
@@ -25,8 +25,8 @@ from spikerain.converter import ir
 CLASSES = ("stock", "custom", "host")
 
 #: schedule unit kind -> the class of its Lava process (segments: by their placement)
-UNIT_CLASS = {"source": "stock", "conv": "stock", "dense": "stock", "neuron": "stock", "sink": "stock",
-              "delta": "stock", "sigma_delta": "stock", "sigma": "stock", "probe": "host"}
+UNIT_CLASS = {"source": "stock", "conv": "stock", "dense": "stock", "sparse": "stock", "neuron": "stock",
+              "sink": "stock", "delta": "stock", "sigma_delta": "stock", "sigma": "stock", "probe": "host"}
 
 #: Lava process class name of each spikerain process kind (hardware/lava/processes/segment.py)
 CUSTOM_PROCESS = "ChipSegment"
@@ -48,7 +48,7 @@ def held_nodes(g: ir.Graph, s) -> dict[str, tuple[str, ...]]:
     for u in s.units:
         if u.kind in ("source", "segment"):
             names = u.nodes
-        elif u.kind in ("dense", "neuron", "sigma"):
+        elif u.kind in ("dense", "sparse", "neuron", "sigma"):
             names = u.nodes  # a ReLU group's values leave its Sigma (its Delta and SigmaDelta hold none)
         elif u.kind == "conv":
             node = by[u.nodes[0]]

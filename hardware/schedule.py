@@ -15,6 +15,8 @@ Units (one Lava process each):
   (:mod:`spikerain.hardware.realisation` classifies every process and counts misplaced nodes).
 - ``delta``, ``sigma_delta``, ``sigma``: a ReLU group, the stock chain ``Delta`` -> ``SigmaDelta`` (ReLU) ->
   ``Sigma`` computing the ReLUs one segment sends in one phase (:func:`lowered_relus`), zero latency.
+- ``sparse``: stock ``Sparse`` computing one bilinear x2 upsampling (:func:`lowered_upsamplings`), fed by its
+  segment with a constant-1 element appended; one step of latency, like ``Conv``.
 - ``probe``: one spikerain process counting the spikes of every LIF layer (and the ReLU groups' values) per
   timestep.
 - ``sink``: stock ``io.sink.RingBuffer`` holding the output frames.
@@ -60,7 +62,7 @@ LAVA.add(q.QSigmaDelta, LavaForm("neuron", "SigmaDelta"))
 LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
 LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ the ChipSegment requantizes, unless it is the identity)"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
-for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
+for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
              q.QReduce, q.QSigmoid, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
              q.QMaxPool2d, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace, q.QNeuron):
     # one segment per placement: never host and on-chip nodes in one process (hardware/realisation.py)
@@ -70,6 +72,10 @@ for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QUpsample2x, q.QNILIF, q.QA
 # a segment-fed ReLU read only by segments: a stock chain (lowered_relus); one feeding a stock process: the segment
 LAVA.add(q.QReLU, LavaForm("segment", "Delta -> SigmaDelta (ReLU) -> Sigma (stock); ChipSegment where it feeds a "
                                       "stock process"))
+
+# bilinear x2 fed by a segment: a stock Sparse (lowered_upsamplings); fed by a stock process: the segment
+LAVA.add(q.QUpsample2x, LavaForm("segment", "Sparse (stock); ChipSegment where its input comes from a stock "
+                                            "process"))
 
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
 NEURON_OPS = {op: f.process for op, f in LAVA.items() if f.kind == "neuron"}
@@ -237,6 +243,33 @@ def lowered_relus(g: ir.Graph, seg_of: dict[str, str]) -> list[str]:
     return out
 
 
+def lowered_upsamplings(g: ir.Graph, seg_of: dict[str, str], split: set[str], relus: list[str]) -> list[str]:
+    """The bilinear x2 upsamplings computed by a stock ``Sparse`` instead of the chip segment: those whose input a
+    segment computes (it appends the constant-1 element to what it sends), other than a ReLU that goes to a stock
+    chain (``relus``: the chain's ``Sigma`` sends one packed vector with no constant element), that are not the
+    graph's output and whose consumers are not split concats.
+
+    Why it is exact: ``q_upsample2x`` is ``(W x + 8) >> 4`` with W the separable integer weights 3 x[i] + x[i +- 1]
+    per axis (9, 3, 3, 1; up to 16 where the edge clamps); lava-nc 0.10.0's fixed-point ``Sparse``
+    (``PySparseModelBitAcc``) sends ``(W' s) >> -weight_exp``, an arithmetic (floor) shift, one step later. With
+    ``weight_exp`` -4 and an extra input element held at 1 whose weight is 8 for every output, that is the same
+    integer. The weights are non-negative and at most 16, so Lava's excitatory sign mode keeps all 8 bits of them
+    (no clipping, no truncation); |W x + 8| < 2**20 for 16-bit inputs, so nothing wraps."""
+    by, cons = g.by_name(), g.consumers()
+    taken = set(relus)
+    out = []
+    for n in g.nodes:
+        if n.op != "q_upsample2x" or n.name in g.outputs or n.name not in seg_of:
+            continue
+        src = n.inputs[0]
+        if src not in seg_of or src in taken:
+            continue
+        if any(c in split for c in cons[n.name]):
+            continue
+        out.append(n.name)
+    return out
+
+
 def _lava_shapes(g: ir.Graph, host: tuple[str, ...]) -> dict[str, tuple[int, ...]]:
     """Conv-domain values travel as (X, Y, C) = (W, H, C); dense outputs, and neurons after them, as (N,)."""
     out: dict[str, tuple[int, ...]] = {}
@@ -253,13 +286,15 @@ def _lava_shapes(g: ir.Graph, host: tuple[str, ...]) -> dict[str, tuple[int, ...
     return out
 
 
-def build_schedule(g: ir.Graph, *, split_concats: bool = True, lower_relu: bool = True) -> Schedule:
+def build_schedule(g: ir.Graph, *, split_concats: bool = True, lower_relu: bool = True,
+                   lower_upsample: bool = True) -> Schedule:
     """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing.
 
     ``lower_relu``: ReLUs go to stock ``Delta`` -> ``SigmaDelta`` -> ``Sigma`` chains (:func:`lowered_relus`),
     one chain per producing segment and phase (a stock process receives once per step), instead of the chip
-    segment."""
-    s = _build(g, split_concats, lower_relu, None)
+    segment. ``lower_upsample``: bilinear x2 upsamplings go to stock ``Sparse`` processes
+    (:func:`lowered_upsamplings`), one per upsampling."""
+    s = _build(g, split_concats, lower_relu, None, lower_upsample)
     relus = [n for u in s.units if u.kind == "sigma" for n in u.nodes]
     if not relus:
         return s
@@ -268,10 +303,11 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True, lower_relu: bool 
     by = g.by_name()
     seg_of = {n: u.name for u in s.units if u.kind == "segment" for n in u.nodes}
     groups = {r: f"relu:{seg_of[by[r].inputs[0]]}:{e[by[r].inputs[0]]}" for r in relus}
-    return _build(g, split_concats, lower_relu, groups)
+    return _build(g, split_concats, lower_relu, groups, lower_upsample)
 
 
-def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str, str] | None) -> Schedule:
+def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str, str] | None,
+           lower_upsample: bool = True) -> Schedule:
     if not g.shapes:
         ir.infer_shapes(g)
     for n in g.nodes:
@@ -282,6 +318,11 @@ def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str,
     host = host_fed(g)
     seg_of, split = partition(g, split_concats)
     relus = lowered_relus(g, seg_of) if lower_relu else []
+    ups = set(lowered_upsamplings(g, seg_of, split, relus)) if lower_upsample else set()
+    for u in ups:
+        del seg_of[u]
+    if ups and lower_relu:  # a ReLU read by a Sparse now feeds a stock process: it stays in its segment
+        relus = lowered_relus(g, seg_of)
     for r in relus:
         del seg_of[r]
     if groups is None:
@@ -307,6 +348,9 @@ def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str,
                              "from the input (netx networks)", fix="re-import the network without delays")
         if direct_synapse(n):
             avail[n.name] = avail[n.inputs[0]] + 1 - n.delay
+            continue
+        if n.name in ups:  # a stock Sparse: sends what it received one step later
+            avail[n.name] = avail[n.inputs[0]] + 1
             continue
         if n.op == "q_dense_synapse":
             raise GraphError(f"{n.name}: dense synapses feed Lava neurons directly", fix="report this graph")
@@ -369,6 +413,12 @@ def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str,
             kind = "conv" if n.op == STOCK_CONV else "dense"
             src = n.inputs[0]
             units.append(Unit(f"{kind}:{n.name}", kind, "on-chip", nodes=(n.name,),
+                              inputs=(Port(src, avail[src], T[src]),),
+                              outputs=(Port(n.name, avail[n.name], T[n.name]),)))
+            probed.append(n.name)
+        elif n.name in ups:
+            src = n.inputs[0]
+            units.append(Unit(f"sparse:{n.name}", "sparse", "on-chip", nodes=(n.name,),
                               inputs=(Port(src, avail[src], T[src]),),
                               outputs=(Port(n.name, avail[n.name], T[n.name]),)))
             probed.append(n.name)
@@ -442,8 +492,8 @@ def phases(g: ir.Graph, s: Schedule) -> dict[str, int]:
 
     A segment works through phases 0, 1, ...: in phase p it receives the values sent in phase p - 1 (by itself
     through another process, or by another segment), computes the nodes of phase p and sends them. ``Conv``,
-    ``Dense`` and the source send first (-1); a stock neuron receives and sends at once, so its value keeps its
-    input's phase. A node's phase is the latest phase at which one of its inputs is usable in its segment. Every
+    ``Dense``, ``Sparse`` and the source send first (-1); a stock neuron receives and sends at once, so its value
+    keeps its input's phase. A node's phase is the latest phase at which one of its inputs is usable in its segment. Every
     process acts in (phase, receive < compute < send) order, so all segment-to-segment traffic of one phase can
     travel in one message (``hardware/lava/network.py`` packs it) without a deadlock."""
     unit_of: dict[str, Unit] = {}
@@ -462,7 +512,7 @@ def phases(g: ir.Graph, s: Schedule) -> dict[str, int]:
             e[n.name] = -1
             continue
         u = unit_of[n.name]
-        if u.kind in ("source", "conv", "dense"):
+        if u.kind in ("source", "conv", "dense", "sparse"):
             e[n.name] = -1
         elif u.kind in ("neuron", "sigma"):
             e[n.name] = e[n.inputs[0]]

@@ -54,6 +54,7 @@ def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
     e = phases(g, s)
     segs = {u.name for u in s.units if u.kind == "segment"}
     deltas = {u.name: u for u in s.units if u.kind == "delta"}
+    sparses = {u.name for u in s.units if u.kind == "sparse"}
     sigmas = {u.name: u for u in s.units if u.kind == "sigma"}
     producer = {(p.value, p.start): u.name for u in s.units for p in u.outputs}
     consumers: dict[tuple[str, int], list[str]] = {}
@@ -73,10 +74,13 @@ def segment_wiring(g: ir.Graph, s: Schedule) -> dict[str, tuple[list, list]]:
         fed = set()
         for p in u.outputs:
             key = (p.value, p.start)
-            if any(c not in segs and c not in deltas for c in consumers.get(key, ())):
+            if any(c not in segs and c not in deltas and c not in sparses for c in consumers.get(key, ())):
                 wiring[u.name][1].append(BundlePlan(("v", *key), (part(p),)))
             for c in consumers.get(key, ()):
-                if c in segs:
+                if c in sparses:  # a stock Sparse's input: the value, then the constant 1 its rounding weight reads
+                    wiring[u.name][1].append(BundlePlan(("s", u.name, c, e[p.value]), (part(p),), packed=True,
+                                                        ones=1))
+                elif c in segs:
                     packs.setdefault(("b", u.name, c, e[p.value]), []).append(p)
                 elif c in deltas and c not in fed:  # a ReLU group's inputs: one packed message, the group's order
                     fed.add(c)
@@ -207,6 +211,8 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
                 proc = Dense(**common)
         elif u.kind == "neuron":
             proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]), net.period)
+        elif u.kind == "sparse":
+            proc = _upsample_sparse(graph.shapes[u.inputs[0].value], u.name)
         elif u.kind in RELU_BUILDERS:
             size = sum(int(np.prod(s.lava_shape[n])) for n in u.nodes)
             proc = RELU_BUILDERS[u.kind](size, u.name)
@@ -301,6 +307,37 @@ def _relu_sigma(size: int, name: str):
     return Sigma(shape=(size,))  # takes no name
 
 
+def upsample_weights(c: int, h: int, w: int):
+    """The integer weights of ``q_upsample2x`` on Lava's flat (X, Y, C) order, ``(4 c h w, c h w + 1)``: per axis
+    out[2i] = 3 x[i] + x[i-1], out[2i+1] = 3 x[i] + x[i+1] (indices clamped at the edges), times 1 per channel,
+    and a last column of 8s for the constant-1 input (the rounding offset of the >> 4 that ``weight_exp`` -4
+    gives). Every weight is 1..16 (``schedule.lowered_upsamplings`` says why this is exactly the IR's op)."""
+    import scipy.sparse as sp
+
+    def axis(n: int):
+        m = np.zeros((2 * n, n), np.int32)
+        for i in range(n):
+            m[2 * i, i] += 3
+            m[2 * i, max(i - 1, 0)] += 1
+            m[2 * i + 1, i] += 3
+            m[2 * i + 1, min(i + 1, n - 1)] += 1
+        return sp.csr_matrix(m)
+
+    core = sp.kron(axis(w), sp.kron(axis(h), sp.identity(c, np.int32, format="csr")), format="csr")
+    rounding = sp.csr_matrix(np.full((core.shape[0], 1), 8, np.int32))
+    return sp.hstack([core, rounding], format="csr").astype(np.int32)
+
+
+def _upsample_sparse(shape, name: str):
+    """A stock ``Sparse`` computing ``q_upsample2x`` of an input of IR shape ``(T, C, H, W)``: graded input
+    messages, weights :func:`upsample_weights` at 8 bits, ``weight_exp`` -4."""
+    from lava.proc.sparse.process import Sparse
+
+    _, c, h, w = (int(v) for v in shape)
+    return Sparse(weights=upsample_weights(c, h, w), weight_exp=-4, num_weight_bits=8,
+                  num_message_bits=loihi.MESSAGE_BITS, name=name)
+
+
 #: a ReLU group's three stock processes (``schedule.lowered_relus`` says why the chain is exactly ``q_relu``)
 RELU_BUILDERS = {"delta": _relu_delta, "sigma_delta": _relu_sigma_delta, "sigma": _relu_sigma}
 
@@ -336,6 +373,8 @@ def _out_ports(net: LavaNetwork) -> dict[tuple, list]:
             continue
         for p in u.outputs:
             port = proc.s_out if u.kind in ("source", "neuron") else proc.a_out
+            if u.kind == "sparse":  # its flat output, in the value's own (X, Y, C) port shape
+                port = port.reshape(net.schedule.lava_shape[p.value])
             ports.setdefault(("v", p.value, p.start), []).append(port)
     return ports
 
@@ -353,6 +392,8 @@ def _connect(net: LavaNetwork) -> None:
             continue
         elif u.kind == "delta":
             wanted = [(k, proc.a_in, u.inputs[0].value) for k in outs if k[0] == "g" and k[2] == u.name]
+        elif u.kind == "sparse":
+            wanted = [(k, proc.s_in, u.inputs[0].value) for k in outs if k[0] == "s" and k[2] == u.name]
         elif u.inputs:
             dst = proc.s_in if u.kind in ("conv", "dense") else proc.a_in
             wanted = [(("v", p.value, p.start), dst, p.value) for p in u.inputs]

@@ -3,6 +3,8 @@
 Run as ``python -m spikerain.hardware.lava.smoke OUT.json`` in the Lava interpreter. It runs the network in
 Lava's CPU simulator with ``Loihi2SimCfg(select_tag='fixed_pt')`` and writes the sink's spike raster and the
 network parameters to OUT.json. The caller checks the raster against a hand-computed expectation.
+``python -m spikerain.hardware.lava.smoke upsample IN.npy OUT.npy`` sends integer frames through the stock
+``Sparse`` that realises bilinear x2 upsampling (``sparse_upsample``).
 
 Network: a 4x4x1 input whose pixel (x=1, y=1) spikes at every step; a 3x3 conv (padding 1) with weight 20 at
 the centre tap and 10 elsewhere; LIF with du=4095 (the current holds only this step's input), dv=0 (no leak),
@@ -76,9 +78,43 @@ def hold() -> None:
     time.sleep(3600)
 
 
+def sparse_upsample(x: np.ndarray) -> np.ndarray:
+    """Frames ``x`` ``[T, C, H, W]`` (integers) through the stock ``Sparse`` that realises ``q_upsample2x``
+    (``hardware/lava/network.py: _upsample_sparse``), fed by a RingBuffer with the constant-1 element appended
+    as a segment appends it; returns what the Sparse sent for each frame, ``[T, C, 2H, 2W]``."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    from spikerain.hardware.lava.network import _upsample_sparse
+
+    T, C, H, W = x.shape
+    flat = np.asarray(x).transpose(0, 3, 2, 1).reshape(T, -1)  # Lava's (X, Y, C) order
+    data = np.concatenate([flat, np.ones((T, 1), flat.dtype)], axis=1).T.astype(np.int32)  # (N + 1, T)
+    src = Source(data=data)
+    sparse = _upsample_sparse((T, C, H, W), "upsample")
+    sink = Sink(shape=(4 * C * H * W,), buffer=T + 1)
+    src.s_out.connect(sparse.s_in)
+    sparse.a_out.connect(sink.a_in)
+    ran = False
+    try:
+        # the source sends frame t at step t + 1; the Sparse sends its result one step later
+        sink.run(condition=RunSteps(num_steps=T + 1), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        ran = True
+        out = np.asarray(sink.data.get(), np.int64)[:, 1:].T  # (T, N_out)
+    finally:
+        if ran:
+            sink.stop()
+    return out.reshape(T, 2 * W, 2 * H, C).transpose(0, 3, 2, 1)
+
+
 def main(argv: list[str]) -> int:
     if argv[1:2] == ["hold"]:
         hold()
+        return 0
+    if argv[:1] == ["upsample"]:  # upsample IN.npy OUT.npy
+        np.save(argv[2], sparse_upsample(np.load(argv[1])))
         return 0
     raster = build_and_run()
     result = {"shape": list(SHAPE), "num_steps": NUM_STEPS, "spikes": raster.tolist()}

@@ -57,6 +57,47 @@ def relu_graph():
     return g
 
 
+def upsample_graph():
+    """Bilinear x2 upsamplings of on-chip values feeding an add (a segment), a requantized conv (a stock ``Conv``)
+    and a LIF (a stock ``LIFReset``): all three go to stock ``Sparse`` processes; ``u3`` upsamples the LIF's spikes
+    (a stock process's output) and stays in the chip segment."""
+    def w(co, ci, seed):
+        return np.random.default_rng(seed).integers(-20, 21, (co, ci, 3, 3)).astype(np.int32)
+
+    nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=3, frac=8),
+             q.QConv2d(name="c1", inputs=("e",), weight_mant=w(4, 3, 1), padding=1, shift=6, frac=6),
+             q.QConv2d(name="c2", inputs=("e",), weight_mant=w(4, 3, 2), padding=1, shift=6, frac=6),
+             q.QUpsample2x(name="u1", inputs=("c1",), frac=6),
+             q.QUpsample2x(name="u2", inputs=("c2",), frac=6),
+             q.QAdd(name="a", inputs=("u1", "u2"), frac_a=6, frac_b=6, frac=6),
+             q.QConv2d(name="c3", inputs=("u1",), weight_mant=w(4, 4, 3), padding=1, stride=2, shift=6, frac=6),
+             q.QUpsample2x(name="u4", inputs=("c3",), frac=6),
+             q.QLIF(name="lif", inputs=("u2",), vth=40, frac=0, bits=1),
+             q.QUpsample2x(name="u3", inputs=("lif",), frac=0),
+             q.QConv2d(name="c4", inputs=("u3",), weight_mant=w(4, 4, 4), padding=1, stride=2, shift=0, frac=0),
+             q.QAdd(name="o", inputs=("a", "u4"), frac_a=6, frac_b=6, frac=6),
+             q.QAdd(name="o2", inputs=("o", "c4"), frac_a=6, frac_b=0, frac=6),
+             q.QOutput(name="out", inputs=("o2",), frac=6)]
+    g = ir.validate(ir.Graph(nodes=nodes, outputs=("out",), input_shape=(1, 3, 8, 8)))
+    ir.infer_shapes(g)
+    return g
+
+
+def test_upsamplings_become_stock_sparse_synapses():
+    g = upsample_graph()
+    s = build_schedule(g)
+    assert s.kinds()["sparse"] == 3
+    assert {u.nodes[0] for u in s.units if u.kind == "sparse"} == {"u1", "u2", "u4"}
+    assert "u3" in s.unit("seg_chip").nodes and "u1" not in s.unit("seg_chip").nodes
+    # one step of latency, like a Conv, and sent before anything is received
+    assert s.avail["u1"] == s.avail["c1"] + 1 and s.avail[acc_value("c3")] == s.avail["u1"] + 1
+    assert s.avail["lif"] == s.avail["u2"] and s.avail["u3"] == s.avail["lif"]
+    assert phases(g, s)["u1"] == -1
+    legacy = build_schedule(g, lower_upsample=False)
+    assert "sparse" not in legacy.kinds() and {"u1", "u2", "u3", "u4"} <= set(legacy.unit("seg_chip").nodes)
+    assert legacy.steps == s.steps - 2  # u1 -> c3 -> u4 lies on the longest path: one step more per Sparse
+
+
 def test_relus_become_stock_graded_neuron_chains():
     g = relu_graph()
     s = build_schedule(g)

@@ -51,12 +51,13 @@ class BundlePlan:
     key: tuple  # what connects it: ("v", value, start) for a single value, ("b", src, dst, phase) for a bundle
     parts: tuple[PortPlan, ...]
     packed: bool = False
+    ones: int = 0  # packed: elements held at 1 after the parts (a stock Sparse's rounding offset, every step)
 
     @property
     def lava_shape(self) -> tuple[int, ...]:
         if not self.packed:
             return self.parts[0].lava_shape
-        return (sum(int(np.prod(p.lava_shape)) for p in self.parts),)
+        return (sum(int(np.prod(p.lava_shape)) for p in self.parts) + self.ones,)
 
 
 def to_ir(data: np.ndarray) -> np.ndarray:
@@ -222,6 +223,8 @@ class PySegmentModelBase(PyLoihiProcessModel):
                         msgs.append(to_lava(self.frames_of[(p.value, kj[0])][kj[1]], p.lava_shape))
                     else:
                         msgs.append(np.zeros(p.lava_shape, np.int32))
+                if b.ones:
+                    msgs.append(np.ones(b.ones, np.int32))
                 port.send(np.concatenate([m.reshape(-1) for m in msgs]) if b.packed else msgs[0])
         for key in [key for key in self.frames_of if plan.last_use.get(key[0], 0) + key[1] * plan.period < t]:
             del self.frames_of[key]
