@@ -255,7 +255,7 @@ def lowered_upsamplings(g: ir.Graph, seg_of: dict[str, str], split: set[str], re
     ``weight_exp`` -4 and an extra input element held at 1 whose weight is 8 for every output, that is the same
     integer. The weights are non-negative and at most 16, so Lava's excitatory sign mode keeps all 8 bits of them
     (no clipping, no truncation); |W x + 8| < 2**20 for 16-bit inputs, so nothing wraps."""
-    by, cons = g.by_name(), g.consumers()
+    cons = g.consumers()
     taken = set(relus)
     out = []
     for n in g.nodes:
@@ -493,9 +493,9 @@ def phases(g: ir.Graph, s: Schedule) -> dict[str, int]:
     A segment works through phases 0, 1, ...: in phase p it receives the values sent in phase p - 1 (by itself
     through another process, or by another segment), computes the nodes of phase p and sends them. ``Conv``,
     ``Dense``, ``Sparse`` and the source send first (-1); a stock neuron receives and sends at once, so its value
-    keeps its input's phase. A node's phase is the latest phase at which one of its inputs is usable in its segment. Every
-    process acts in (phase, receive < compute < send) order, so all segment-to-segment traffic of one phase can
-    travel in one message (``hardware/lava/network.py`` packs it) without a deadlock."""
+    keeps its input's phase. A node's phase is the latest phase at which one of its inputs is usable in its
+    segment. Every process acts in (phase, receive < compute < send) order, so all segment-to-segment traffic of
+    one phase can travel in one message (``hardware/lava/network.py`` packs it) without a deadlock."""
     unit_of: dict[str, Unit] = {}
     for u in s.units:
         if u.kind == "segment":
