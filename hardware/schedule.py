@@ -10,7 +10,8 @@ Units (one Lava process each):
 - ``neuron``: stock ``LIFReset`` (reset at the step its first frame arrives), ``Delta``, ``SigmaDelta`` or
   ``Sigma``.
 - ``segment``: a spikerain process computing the remaining nodes of ONE placement: the on-chip segment
-  (``ChipSegment``: a conv's requantization, NI-LIF, adds, upsampling, patch/time moves) and the host segment
+  (``ChipSegment``: a conv's requantization, NI-LIF, adds, the upsamplings ``Sparse`` does not take, patch/time
+  moves) and the host segment
   (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
   (:mod:`spikerain.hardware.realisation` classifies every process and counts misplaced nodes).
 - ``delta``, ``sigma_delta``, ``sigma``: a ReLU group, the stock chain ``Delta`` -> ``SigmaDelta`` (ReLU) ->

@@ -1,7 +1,8 @@
 """Build and run the Lava process graph of a quantized artifact (runs in the Lava interpreter; torch-free).
 
 :func:`build_network` turns a :class:`~spikerain.hardware.schedule.Schedule` into Lava processes: stock
-``io.source.RingBuffer``, ``Conv``, ``LIFReset`` and ``io.sink.RingBuffer``, a spikerain ``ChipSegment`` for
+``io.source.RingBuffer``, ``Conv``, ``Sparse`` (bilinear x2), ``LIFReset``, the ReLU chains and
+``io.sink.RingBuffer``, a spikerain ``ChipSegment`` for
 the other on-chip nodes, a ``HostSegment`` for the host ops and an ``ActivityProbe``. :func:`run_network` runs it
 with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the output frames from the sink and every
 layer's non-zero count per timestep from the segments, and stops the runtime only when the run succeeded

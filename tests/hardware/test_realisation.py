@@ -81,6 +81,12 @@ def test_shipped_networks_have_no_misplaced_node(shipped, name):
     kept = [n for n in relus if any(by[c].op in ("q_conv2d", "q_lif") for c in cons[n.name])]
     assert len(relus) - len(kept) > 100 and c["custom_ops"].get("q_relu", 0) == len(kept)
     assert s.kinds()["delta"] == s.kinds()["sigma_delta"] == s.kinds()["sigma"] <= 14
+    # bilinear x2 on stock Sparse processes, except where the input is a lowered ReLU's packed group vector
+    ups = [n.name for n in g.nodes if n.op == "q_upsample2x"]
+    sparse = [u.nodes[0] for u in s.units if u.kind == "sparse"]
+    relu_fed = [n for n in ups if by[by[n].inputs[0]].op == "q_relu"]
+    assert len(sparse) >= 2 and sorted(sparse + relu_fed) == sorted(ups)
+    assert c["custom_ops"].get("q_upsample2x", 0) == len(relu_fed)
     # every custom op is listed in docs/lava.md with its reason
     listed = set(re.findall(r"^\| `(q_\w+)` \|", DOCS.read_text(), re.M))
     assert set(c["custom_ops"]) <= listed, set(c["custom_ops"]) - listed

@@ -119,7 +119,8 @@ class Segment(AbstractProcess):
 class ChipSegment(Segment):
     """On-chip IR nodes that no stock lava-nc process computes yet: conv requantization (bias, rounding shift,
     clip), NI-LIF's multi-level quantizer, adds, scales, the ReLUs that feed a stock process (the others run on stock
-    ``Delta`` -> ``SigmaDelta`` -> ``Sigma`` chains), concats, bilinear x2 upsampling, patch/time moves,
+    ``Delta`` -> ``SigmaDelta`` -> ``Sigma`` chains), concats, the bilinear x2 upsamplings of a stock process's
+    output (the others run on stock ``Sparse`` processes), patch/time moves,
     temporal conv, the output. On a Loihi 2 these need custom neuron programs (microcode) on the neuro-cores, or a
     lowering onto stock processes (``docs/lava.md`` lists each op and what it would need)."""
 
