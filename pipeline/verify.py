@@ -94,7 +94,8 @@ def verify_crop(artifact: str, graph: ir.Graph, image_chw: np.ndarray, *, conv_m
 
 
 def verify_tiles(artifact: str, graph: ir.Graph, img_hwc: np.ndarray, *, tile: int, overlap: int,
-                 conv_model: str = "vectorised", timeout: float = 1800.0, progress=None) -> dict:
+                 conv_model: str = "vectorised", timeout: float = 1800.0, progress=None,
+                 lower_upsample: bool = True) -> dict:
     """An image in the authors' tiles (``spikerain.models.tile_grid``) through Lava (all tiles in one process graph,
     built once) and through the fast simulator, tile by tile: every tile's output integers, per-layer counts per
     timestep and energy counts, and the blended images."""
@@ -107,7 +108,8 @@ def verify_tiles(artifact: str, graph: ir.Graph, img_hwc: np.ndarray, *, tile: i
     boxes = tile_boxes(H, W, tile, overlap)
     stack = np.stack([work[y:y + tile, x:x + tile].transpose(2, 0, 1) for y, x in boxes])
     t0 = time.perf_counter()
-    lava = run_lava(artifact, stack, conv_model=conv_model, timeout=timeout, progress=progress, tiles=True)
+    lava = run_lava(artifact, stack, conv_model=conv_model, timeout=timeout, progress=progress, tiles=True,
+                    lower_upsample=lower_upsample)
     wall = time.perf_counter() - t0
     order = [n.name for n in graph.nodes]
     rows, fast_outs, fast_s = [], [], 0.0

@@ -163,9 +163,11 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
+    from lava.proc.sparse.models import PySparseModelBitAcc
 
     from spikerain.hardware.lava.processes.conv import PyConvModelFixedVectorised
     from spikerain.hardware.lava.processes.segment import ActivityProbe, ChipSegment, HostSegment, segment_model
+    from spikerain.hardware.lava.processes.sparse import PySparseModelFixedActive
 
     if conv_model not in CONV_MODELS:
         raise ValueError(f"conv_model must be one of {CONV_MODELS}")
@@ -214,6 +216,7 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             proc = _neuron(by[u.nodes[0]], s, u, tuple(graph.shapes[u.nodes[0]][1:]), net.period)
         elif u.kind == "sparse":
             proc = _upsample_sparse(graph.shapes[u.inputs[0].value], u.name)
+            net.model_map[proc] = PySparseModelFixedActive if conv_model == "vectorised" else PySparseModelBitAcc
         elif u.kind in RELU_BUILDERS:
             size = sum(int(np.prod(s.lava_shape[n])) for n in u.nodes)
             proc = RELU_BUILDERS[u.kind](size, u.name)

@@ -78,10 +78,11 @@ def hold() -> None:
     time.sleep(3600)
 
 
-def sparse_upsample(x: np.ndarray) -> np.ndarray:
+def sparse_upsample(x: np.ndarray, model: str = "stock") -> np.ndarray:
     """Frames ``x`` ``[T, C, H, W]`` (integers) through the stock ``Sparse`` that realises ``q_upsample2x``
     (``hardware/lava/network.py: _upsample_sparse``), fed by a RingBuffer with the constant-1 element appended
-    as a segment appends it; returns what the Sparse sent for each frame, ``[T, C, 2H, 2W]``."""
+    as a segment appends it; returns what the Sparse sent for each frame, ``[T, C, 2H, 2W]``. ``model``: Lava's
+    own ``PySparseModelBitAcc`` (``stock``) or spikerain's ``PySparseModelFixedActive`` (``active``)."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer as Sink
@@ -100,7 +101,11 @@ def sparse_upsample(x: np.ndarray) -> np.ndarray:
     ran = False
     try:
         # the source sends frame t at step t + 1; the Sparse sends its result one step later
-        sink.run(condition=RunSteps(num_steps=T + 1), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        from spikerain.hardware.lava.processes.sparse import PySparseModelFixedActive
+
+        models = {sparse: PySparseModelFixedActive} if model == "active" else {}
+        sink.run(condition=RunSteps(num_steps=T + 1),
+                 run_cfg=Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models))
         ran = True
         out = np.asarray(sink.data.get(), np.int64)[:, 1:].T  # (T, N_out)
     finally:
@@ -113,8 +118,8 @@ def main(argv: list[str]) -> int:
     if argv[1:2] == ["hold"]:
         hold()
         return 0
-    if argv[:1] == ["upsample"]:  # upsample IN.npy OUT.npy
-        np.save(argv[2], sparse_upsample(np.load(argv[1])))
+    if argv[:1] == ["upsample"]:  # upsample IN.npy OUT.npy [stock|active]
+        np.save(argv[2], sparse_upsample(np.load(argv[1]), *argv[3:4]))
         return 0
     raster = build_and_run()
     result = {"shape": list(SHAPE), "num_steps": NUM_STEPS, "spikes": raster.tolist()}

@@ -63,18 +63,22 @@ def test_relus_on_stock_graded_neurons_match_reference(tmp_path):
     assert res.meta["schedule"]["kinds"]["sigma"] == 2
 
 
-def test_stock_sparse_upsampling_equals_the_numpy_kernel(tmp_path):
-    """Lava's own Sparse model (PySparseModelBitAcc) with spikerain's bilinear x2 weights, weight_exp -4 and the
-    constant-1 input: every integer equals q_upsample2x's, at the clamped edges, for negative values and at the
-    16-bit extremes (an odd, non-square frame)."""
+@pytest.mark.parametrize("model", ["stock", "active"])
+def test_stock_sparse_upsampling_equals_the_numpy_kernel(tmp_path, model):
+    """Lava's own Sparse model (PySparseModelBitAcc; and spikerain's model of the same process that skips silent
+    inputs) with spikerain's bilinear x2 weights, weight_exp -4 and the constant-1 input: every integer equals
+    q_upsample2x's, at the clamped edges, for negative values and at the 16-bit extremes (an odd, non-square
+    frame; one frame all zero)."""
     from spikerain.converter.ir import quantized as q
     from spikerain.hardware.kernels.reference import reference_kernel
     from spikerain.lava_env import find_lava_python, run_lava_module
 
     x = np.random.default_rng(4).integers(-32768, 32768, (3, 2, 5, 4))
     x[0, 0], x[0, 1], x[1, 1] = 32767, -32768, np.arange(20).reshape(5, 4) % 3 - 1  # extremes; halves to round
+    x[2] = 0
     np.save(tmp_path / "x.npy", x)
-    run_lava_module("spikerain.hardware.lava.smoke", ["upsample", str(tmp_path / "x.npy"), str(tmp_path / "y.npy")],
+    run_lava_module("spikerain.hardware.lava.smoke",
+                    ["upsample", str(tmp_path / "x.npy"), str(tmp_path / "y.npy"), model],
                     timeout=300, python=find_lava_python())
     node = q.QUpsample2x(name="u", inputs=("x",))
     expected = reference_kernel(node)(node, x[:, None])[:, 0]
@@ -84,22 +88,23 @@ def test_stock_sparse_upsampling_equals_the_numpy_kernel(tmp_path):
 
 def test_upsamplings_on_stock_sparse_match_reference(tmp_path):
     """Upsamplings feeding an add, a requantized conv and a LIF as stock Sparse processes (one upsampling of LIF
-    spikes stays in the chip segment): every integer and count equals the reference's, in one image and in
-    pipelined tiles."""
+    spikes stays in the chip segment): every integer and count equals the reference's, in one image (Lava's own
+    process models) and in pipelined tiles."""
     from tests.hardware.test_schedule import upsample_graph
 
     g = upsample_graph()
     save_artifact(tmp_path / "up.h5", g)
     img = np.random.default_rng(5).random((3, 8, 8))
     ref = run_reference(g, img[None], keep=True)
-    res = run_lava(tmp_path / "up.h5", img, timeout=300)
+    res = run_lava(tmp_path / "up.h5", img, timeout=300, conv_model="stock")  # Lava's own Conv and Sparse models
     np.testing.assert_array_equal(res.output, ref["out"][:, 0])
     for name, value in ref.items():
         assert res.counts[name] == [int(np.count_nonzero(f)) for f in value], name
     assert (ref["u1"] < 0).any() and 0 < sum(res.counts["lif"]) < ref["lif"].size
     assert res.meta["schedule"]["kinds"]["sparse"] == 3
     assert res.meta["realisation"]["custom_ops"]["q_upsample2x"] == 1
-    # three tiles in one pipelined run: a Sparse keeps nothing from one tile's window into the next
+    # three tiles in one pipelined run (spikerain's models of Conv and Sparse): a Sparse keeps nothing from one
+    # tile's window into the next
     tiles = np.random.default_rng(6).random((3, 3, 8, 8))
     res = run_lava(tmp_path / "up.h5", tiles, timeout=300, tiles=True)
     for k in range(3):
