@@ -21,7 +21,8 @@ def add_arguments(p) -> None:
                    help="crop size; repeat for several crops (default: 16 16)")
     p.add_argument("--at", type=int, nargs=2, metavar=("Y", "X"), help="top-left corner (default: centred)")
     p.add_argument("--conv-model", default="vectorised", choices=["vectorised", "stock"],
-                   help="ProcessModel for Lava's Conv: spikerain's vectorised one or Lava's own (slow)")
+                   help="ProcessModels for Lava's Conv and Sparse: spikerain's vectorised ones or Lava's own "
+                        "(slow)")
     p.add_argument("--timeout", type=float, default=1800.0, help="seconds per Lava run")
     p.add_argument("--tiles", action="store_true",
                    help="run the whole image (or one --crop of it) in the authors' tiles in both backends, as "
