@@ -216,7 +216,10 @@ def test_ctrl_c_during_a_lava_run_leaves_nothing_behind(tmp_path):
     g = concat_graph()
     save_artifact(tmp_path / "small.h5", g)
     np.save(tmp_path / "img.npy", np.zeros((3, 8, 8)))
-    script = ("import sys, numpy as np\n"
+    # a shell runs background jobs with SIGINT ignored, and Python then installs no Ctrl-C handler: restore the
+    # terminal's default, as an interactive user's process has it, whatever launched this suite
+    script = ("import signal, sys, numpy as np\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
               "from spikerain.hardware.backend import run_lava\n"
               f"run_lava({str(tmp_path / 'small.h5')!r}, np.load({str(tmp_path / 'img.npy')!r}), timeout=300, "
               "fail_at=2, progress=lambda line: print(line, flush=True))\n")
