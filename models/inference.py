@@ -48,7 +48,9 @@ _NAMED_PAIRS = {
 
 def fused_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> SeqConv2d:
     """One conv computing ``bn(conv(x))`` in eval mode: w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g /
-    sqrt(var + eps), folded in float64."""
+    sqrt(var + eps), folded in float64. The folded weights are written over ``conv``'s own (``conv`` is consumed:
+    ``fold_batchnorm`` runs on a copy): a new weight buffer per conv would leave the old ones as freed holes in
+    the heap that malloc keeps resident (about 40 MB at dim 48, ``docs/benchmarks.md``)."""
     out = SeqConv2d(
         conv.in_channels,
         conv.out_channels,
@@ -58,12 +60,16 @@ def fused_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> SeqConv2d:
         dilation=conv.dilation,
         groups=conv.groups,
         bias=True,
+        device="meta",  # no storage: the parameters are set below
     )
     with torch.no_grad():
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
         b = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
-        out.weight.copy_((conv.weight.double() * scale.view(-1, 1, 1, 1)).float())
-        out.bias.copy_((bn.bias.double() + (b - bn.running_mean.double()) * scale).float())
+        bias = (bn.bias.double() + (b - bn.running_mean.double()) * scale).float()
+        weight = conv.weight
+        weight.copy_((weight.double() * scale.view(-1, 1, 1, 1)).float())
+    out.weight = weight
+    out.bias = nn.Parameter(bias, requires_grad=weight.requires_grad)
     return out
 
 
@@ -198,8 +204,13 @@ def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
 class StepSequential(nn.Sequential):
     """A LIF / conv / BN chain that runs one step at a time on large inputs (``by_step``)."""
 
+    @staticmethod
+    def steps(x: torch.Tensor) -> bool:
+        """Whether ``x`` is large enough to run one step at a time."""
+        return not torch.is_grad_enabled() and x.dim() == 5 and x.shape[0] >= 2 and x.nbytes >= STEP_BYTES
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or x.dim() != 5 or x.shape[0] < 2 or x.nbytes < STEP_BYTES:
+        if not self.steps(x):
             return super().forward(x)
         return _by_step(list(self), x)
 
@@ -221,6 +232,22 @@ class LeanMAU(MultiDimensionalAttention):
         out.mul_(self.ca(out))
         out.mul_(self.sa(out))
         return out.relu_().transpose(0, 1)
+
+    def forward_(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward`` in place on an ``x`` the caller owns (a block's own sum): no second buffer of x's size.
+        The gates are computed before each product, and ``x * g`` is ``g * x`` bit for bit."""
+        if torch.is_grad_enabled():
+            return self(x)
+        xt = x.transpose(0, 1)
+        xt.mul_(self.ta(xt))
+        xt.mul_(self.ca(xt))
+        xt.mul_(self.sa(xt))
+        return x.relu_()
+
+
+def _attn_(attn: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """``attn(y)`` on a ``y`` the caller owns: in place for the lean attention (the ReLU twin's is a ReLU)."""
+    return attn.forward_(y) if isinstance(attn, LeanMAU) else attn(y)
 
 
 class LeanVLIF(VLIF):
@@ -266,7 +293,7 @@ class LeanSDEM(SDEM):
         y = self.bn2(self.conv2(z))
         del z
         y.add_(_per_frame(self.shortcut, x))
-        return self.attn(y).add_(x)
+        return _attn_(self.attn, y).add_(x)
 
 
 class LeanSMU(SMU):
@@ -276,18 +303,24 @@ class LeanSMU(SMU):
         s.mul_(self.time_attention(s))
         z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
         del s
-        z = self.attn_1(self.bn_1(self.conv_1(self.lif_1(z))))
-        z = self.attn_2(self.bn_2(self.conv_2(self.lif_2(z))))
+        z = _attn_(self.attn_1, self.bn_1(self.conv_1(self.lif_1(z))))
+        z = _attn_(self.attn_2, self.bn_2(self.conv_2(self.lif_2(z))))
         up = self.upsample(z)
         del z
-        return self.final_attn(up.add_(y))
+        return _attn_(self.final_attn, up.add_(y))
 
 
 class LeanSRB(SpikingResidualBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.residual(x)
-        y.add_(_per_frame(self.shortcut, x))
-        return self.attn(y).add_(x)
+        sc = self.shortcut
+        if isinstance(sc, StepSequential) and sc.steps(x) and not any(isinstance(m, LIF) for m in sc) \
+                and not _invariant(x):
+            for t in range(x.shape[0]):  # each step's shortcut straight into the sum: no whole-T buffer for it
+                y[t].add_(sc(x[t]))
+        else:
+            y.add_(_per_frame(sc, x))
+        return _attn_(self.attn, y).add_(x)
 
 
 class LeanVLIFNet(VLIFNet):
