@@ -152,7 +152,9 @@ LEVER_SETS = {
         "before": ({"q_temporal_conv", "q_reduce", "q_mean_t"}, True),
         "temporal conv one output step at a time": ({"q_reduce", "q_mean_t"}, True),
         "mean reductions in int32 partial sums": ({"q_temporal_conv"}, True),
-        "both (current)": (set(), True),
+        "both": (set(), True),
+        "both + freed heap pages handed back every 8 MiB": (set(), True, 8 << 20),
+        "both + freed heap pages handed back every 64 MiB": (set(), True, 64 << 20),
     }),
 }
 
@@ -202,17 +204,17 @@ def levers_worker(spec: dict) -> dict:
     for _ in range(spec.get("repeats", 2)):
         for name, row in rows.items():
             if name in LEVERS:
-                old_ops, steps = LEVERS[name]
+                old_ops, steps, release = (*LEVERS[name], None)[:3]
 
                 def kernel_of(n, old_ops=old_ops):
                     return old[n.op] if n.op in old_ops else int_kernel(n)
 
                 out = {}
 
-                def run(kernel_of=kernel_of, steps=steps, out=out):
+                def run(kernel_of=kernel_of, steps=steps, out=out, release=release):
                     with torch.inference_mode():
                         out.update(execute(qg, x, kernel_of, int32=int32, float32=f32,
-                                           chunk_bytes=CHUNK_BYTES if steps else None))
+                                           chunk_bytes=CHUNK_BYTES if steps else None, release_bytes=release))
             else:
                 run, out = fwd, None
             t0 = time.perf_counter()
@@ -250,13 +252,13 @@ def _inference_at(commit: str):
 
 
 #: float forward memory levers: name -> (module: "before" or "current", fused_conv from: "before" or "current",
-#: malloc_trim after preparing)
+#: freed heap pages handed back before large blocks: ``inference.RELEASE``)
 FLOAT_LEVERS = {
     "before": ("before", "before", False),
     "BN folded into the conv's own weights": ("before", "current", False),
     "attention and SRB shortcut in place": ("current", "before", False),
-    "both (current)": ("current", "current", False),
-    "both + malloc_trim after preparing": ("current", "current", True),
+    "both": ("current", "current", False),
+    "both + freed heap pages handed back before large blocks (current)": ("current", "current", True),
 }
 
 
@@ -270,13 +272,12 @@ def float_levers_worker(spec: dict) -> dict:
     from spikerain.models.registry import build_model
 
     torch.manual_seed(0)
-    module, fold_from, trim = FLOAT_LEVERS[spec["variant"]]
+    module, fold_from, release = FLOAT_LEVERS[spec["variant"]]
     mod = inference if module == "current" else _inference_at(FLOAT_BEFORE)
     mod.fused_conv = (inference if fold_from == "current" else _inference_at(FLOAT_BEFORE)).fused_conv
+    inference.RELEASE = release
     x = torch.rand(1, 3, spec["size"], spec["size"])
     model = mod.prepare_for_inference(build_model(spec["net"], dim=spec["dim"]))
-    if trim:
-        _trim()
     base = rss_mb()
     out = {}
 

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikerain.heap import release_freed_memory
 from spikerain.models.esdnet import ESDNet, SpikingResidualBlock, UpSampling
 from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, SeqUpsample2x, _fold_time, _unfold_time
 from spikerain.models.neurons import LIF, NILIF
@@ -162,6 +163,18 @@ class LeanNILIF(NILIF):
 #: a step chain runs one time step at a time where its input holds at least this many bytes (below it, the
 #: T-fold more calls cost more time than the step-sized buffers save)
 STEP_BYTES = 8 << 20
+
+#: (with ``lean``) before each block whose input holds at least STEP_BYTES, hand the heap's freed pages back
+#: (``spikerain.heap``): glibc keeps the pages of freed activations below 32 MiB resident, so at 128x128 the
+#: heap otherwise holds more freed pages than live values at the peak. Set it False to leave malloc alone.
+RELEASE = True
+
+
+def _release_before(x: torch.Tensor) -> None:
+    if RELEASE and x.nbytes >= STEP_BYTES and not torch.is_grad_enabled():
+        release_freed_memory()
+
+
 _STEP_MODULES = (LIF, nn.Conv2d, nn.Identity, nn.BatchNorm2d, SeqUpsample2x)
 
 
@@ -287,6 +300,7 @@ class LeanSDEM(SDEM):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _release_before(x)
         y1 = self._first_half(x)
         z = _decompose(y1, self.lif_2(y1), self.high_freq_scale_2, self.low_freq_scale_2)
         del y1
@@ -298,6 +312,7 @@ class LeanSDEM(SDEM):
 
 class LeanSMU(SMU):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _release_before(x)
         y = self.initial_residual(x)
         s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
         s.mul_(self.time_attention(s))
@@ -312,6 +327,7 @@ class LeanSMU(SMU):
 
 class LeanSRB(SpikingResidualBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _release_before(x)
         y = self.residual(x)
         sc = self.shortcut
         if isinstance(sc, StepSequential) and sc.steps(x) and not any(isinstance(m, LIF) for m in sc) \
