@@ -17,8 +17,9 @@ from spikerain.hardware.fastsim.narrow import float32_nodes, int32_nodes
 #: peak where values are large (bench/memory.py) and costs a few extra small ops where they are not
 CHUNK_BYTES = 8 << 20
 #: hand freed heap pages back to the system after this many bytes of values were freed (``spikerain.heap``):
-#: glibc otherwise keeps the pages of the step-sized buffers resident (``bench/memory.py --levers``)
-RELEASE_BYTES = 64 << 20
+#: glibc otherwise keeps the pages of the step-sized buffers resident. Off by default: at 256x256 every 64 MiB
+#: cut the peak by 170-200 MB but cost 20-30 % more time in page faults (``bench/memory.py --levers``)
+RELEASE_BYTES: int | None = None
 
 
 @dataclass
@@ -45,7 +46,7 @@ def simulate(graph: ir.Graph, images: np.ndarray | torch.Tensor, *, keep: bool =
     (every node's value if ``keep``). ``stats`` gets per-node clip/wrap/saturation counts. ``chunk_bytes``:
     frame-local chains reading at least this much run one time step at a time (``executor.execute``; None:
     never), unless ``keep``, ``activity`` or ``observe`` need every value whole. ``release_bytes``: hand freed
-    heap pages back each time values of that many bytes were freed (None: never)."""
+    heap pages back each time values of that many bytes were freed (None: never; less memory, more time)."""
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
 
     def watch(node: ir.Node, value: torch.Tensor) -> None:
