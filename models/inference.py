@@ -19,6 +19,10 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
   convolution's internal copy of its input is one step's. The LIF keeps its state across the steps with the
   same operations as ``LeanLIF``; a convolution of one step equals that step of the batched one up to float
   rounding order.
+
+With ``lean`` the blocks that own their sum (SRB, SDEM, SMU) also apply their attention in place, an SRB with a
+stepped shortcut adds each step of it straight into the sum, and (``RELEASE``) each such block with a large
+input first hands the heap's freed pages back (``spikerain.heap``); all bit-identical.
 """
 
 from __future__ import annotations
