@@ -9,6 +9,7 @@ held when the block or node started, ``transient`` what the block or node added 
 
     python -m bench.memory [--dim 48] [--size 256] [--top 8]
     python -m bench.memory --levers    # the fast simulator's memory levers, each alone, in one process
+    python -m bench.memory --float-levers --size 128   # the float forward's, a fresh process per variant
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ import json
 import sys
 from pathlib import Path
 
-from bench.common import entry, int_kernels_at, machine, machine_line, peak_rss_mb, run_per_network, write_results
+from bench.common import (
+    entry,
+    int_kernels_at,
+    machine,
+    machine_line,
+    peak_rss_mb,
+    run_per_network,
+    run_worker,
+    write_results,
+)
 
 MB = 1024.0 * 1024.0
 
@@ -127,13 +137,25 @@ def fastsim_profile(qg, x) -> tuple[list[dict], float]:
     return probe.rows, peak_rss_mb()
 
 
-BEFORE = "0c785e5"  # the kernels before the memory levers (a left-shift conv took the int64 path)
-#: fast-simulator memory levers: (current conv kernel, step-at-a-time chains)
-LEVERS = {
-    "before": (False, False),
-    "conv: left shifts in float32 too": (True, False),
-    "frame-local chains one time step at a time": (False, True),
-    "both (current)": (True, True),
+#: fast-simulator memory levers per pass: (commit of "before", {variant: (ops whose kernel is that commit's,
+#: step-at-a-time chains)}); every other op runs today's kernel
+LEVER_SETS = {
+    # third pass: before it, a left-shift conv took the int64 path
+    "third": ("0c785e5", {
+        "before": ({"q_conv2d"}, False),
+        "conv: left shifts in float32 too": (set(), False),
+        "frame-local chains one time step at a time": ({"q_conv2d"}, True),
+        "both (current)": (set(), True),
+    }),
+    # fourth pass: before it, the temporal conv made a float64 copy of its input and the mean reductions an int64
+    "fourth": ("46ebf93", {
+        "before": ({"q_temporal_conv", "q_reduce", "q_mean_t"}, True),
+        "temporal conv one output step at a time": ({"q_reduce", "q_mean_t"}, True),
+        "mean reductions in int32 partial sums": ({"q_temporal_conv"}, True),
+        "both": (set(), True),
+        "both + freed heap pages handed back every 8 MiB": (set(), True, 8 << 20),
+        "both + freed heap pages handed back every 64 MiB": (set(), True, 64 << 20),
+    }),
 }
 
 
@@ -169,7 +191,8 @@ def levers_worker(spec: dict) -> dict:
     qg, fast, x = _setup(spec)
     int32 = int32_nodes(qg)
     f32 = float32_nodes(qg, int32)
-    old_conv = int_kernels_at(BEFORE)["q_conv2d"]
+    before, LEVERS = LEVER_SETS[spec.get("set", "fourth")]
+    old = int_kernels_at(before)
     rows = {"float forward (inference copy)": {"peak_mb": [], "s": []}} | {k: {"peak_mb": [], "s": []}
                                                                           for k in LEVERS}
     ref = None
@@ -181,17 +204,17 @@ def levers_worker(spec: dict) -> dict:
     for _ in range(spec.get("repeats", 2)):
         for name, row in rows.items():
             if name in LEVERS:
-                new_conv, steps = LEVERS[name]
+                old_ops, steps, release = (*LEVERS[name], None)[:3]
 
-                def kernel_of(n, new_conv=new_conv):
-                    return old_conv if n.op == "q_conv2d" and not new_conv else int_kernel(n)
+                def kernel_of(n, old_ops=old_ops):
+                    return old[n.op] if n.op in old_ops else int_kernel(n)
 
                 out = {}
 
-                def run(kernel_of=kernel_of, steps=steps, out=out):
+                def run(kernel_of=kernel_of, steps=steps, out=out, release=release):
                     with torch.inference_mode():
                         out.update(execute(qg, x, kernel_of, int32=int32, float32=f32,
-                                           chunk_bytes=CHUNK_BYTES if steps else None))
+                                           chunk_bytes=CHUNK_BYTES if steps else None, release_bytes=release))
             else:
                 run, out = fwd, None
             t0 = time.perf_counter()
@@ -207,9 +230,115 @@ def levers_worker(spec: dict) -> dict:
             "bit_identical": True, "threads": torch.get_num_threads()}
 
 
+FLOAT_BEFORE = "46ebf93"  # the inference copy before the seventh session's memory levers
+
+
+def _inference_at(commit: str):
+    """``models/inference.py`` as it was at ``commit``, as a module of its own (its lean classes are its own)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    from bench.common import ROOT
+
+    src = subprocess.run(["git", "show", f"{commit}:models/inference.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / f"inference_{commit}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"inference_{commit}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+#: float forward memory levers: name -> (module: "before" or "current", fused_conv from: "before" or "current",
+#: freed heap pages handed back before large blocks: ``inference.RELEASE``)
+FLOAT_LEVERS = {
+    "before": ("before", "before", False),
+    "BN folded into the conv's own weights": ("before", "current", False),
+    "attention and SRB shortcut in place": ("current", "before", False),
+    "both": ("current", "current", False),
+    "both + freed heap pages handed back before large blocks (current)": ("current", "current", True),
+}
+
+
+def float_levers_worker(spec: dict) -> dict:
+    """One float-forward variant in a fresh process (as ``bench/models.py`` measures it): the process's peak
+    RSS over building, preparing and the forwards, and the median forward time."""
+    import torch
+
+    from bench.common import median_time
+    from spikerain.models import inference
+    from spikerain.models.registry import build_model
+
+    torch.manual_seed(0)
+    module, fold_from, release = FLOAT_LEVERS[spec["variant"]]
+    mod = inference if module == "current" else _inference_at(FLOAT_BEFORE)
+    mod.fused_conv = (inference if fold_from == "current" else _inference_at(FLOAT_BEFORE)).fused_conv
+    inference.RELEASE = release
+    x = torch.rand(1, 3, spec["size"], spec["size"])
+    model = mod.prepare_for_inference(build_model(spec["net"], dim=spec["dim"]))
+    base = rss_mb()
+    out = {}
+
+    def fwd():
+        with torch.inference_mode():
+            out["y"] = model(x)
+
+    med, times = median_time(fwd, spec["repeats"])
+    return {**spec, "median_s": med, "times_s": times, "peak_rss_mb": peak_rss_mb(), "rss_before_mb": base,
+            "output_sum": float(out["y"].double().sum())}
+
+
+def float_levers_main(args) -> int:
+    rows = {}
+    for _ in range(args.repeats):  # rounds of fresh processes, variants round-robin
+        for net in ("vlifnet", "esdnet"):
+            for v in FLOAT_LEVERS:
+                res = run_worker("bench.memory", {"mode": "float_levers", "net": net, "dim": args.dim,
+                                                  "size": args.size, "variant": v, "repeats": 3})
+                print(json.dumps(res), flush=True)
+                rows.setdefault((net, v), []).append(res)
+    return float_levers_report(rows, args.dim, args.size, args.repeats)
+
+
+def float_levers_report(rows: dict, dim: int, size: int, repeats: int) -> int:
+    """The table and JSON of ``--float-levers`` from its workers' rows ((net, variant) -> one per round)."""
+    name = f"float_memory_{dim}_{size}"
+    md = [f"## Float forward memory levers (`bench/memory.py --float-levers`, dim {dim}, "
+          f"{size}x{size})", "",
+          f"Each variant in a fresh process (as `bench/models.py`: build, prepare, one warm-up and three forwards, "
+          f"two threads), {repeats} rounds round-robin; peak RSS of the process (lowest and highest of the "
+          f"rounds), resident before the first forward, median forward time (fastest round). 'before' is "
+          f"`models/inference.py` of {FLOAT_BEFORE}; every variant's output is the same (checked by its sum).", ""]
+    table = []
+    for net in ("vlifnet", "esdnet"):
+        b = min(x["peak_rss_mb"] for x in rows[(net, "before")])
+        md += [f"**{net}**", "",
+               "| variant | peak RSS (low-high) | vs before | resident before the forward | forward |",
+               "|---|---|---|---|---|"]
+        sums = {x["output_sum"] for v in FLOAT_LEVERS for x in rows[(net, v)]}
+        assert len(sums) == 1, f"{net}: outputs differ between variants"
+        for v in FLOAT_LEVERS:
+            rs = rows[(net, v)]
+            lo, hi = min(x["peak_rss_mb"] for x in rs), max(x["peak_rss_mb"] for x in rs)
+            t = min(x["median_s"] for x in rs)  # the fastest round: load only ever adds time
+            md.append(f"| {v} | {lo:.0f}-{hi:.0f} MB | {lo / b:.2f}x | {min(x['rss_before_mb'] for x in rs):.0f} MB "
+                      f"| {t:.2f} s |")
+            table.append({"net": net, "variant": v, "peak_rss_mb": [x["peak_rss_mb"] for x in rs],
+                          "rss_before_mb": [x["rss_before_mb"] for x in rs], "median_s": t})
+        md.append("")
+    m = machine()
+    md.append(machine_line(m))
+    write_results(name, {"machine": m, "rows": table}, "\n".join(md))
+    return 0
+
+
 def worker(spec: dict) -> dict:
     if spec.get("mode") == "levers":
         return levers_worker(spec)
+    if spec.get("mode") == "float_levers":
+        return float_levers_worker(spec)
     import torch
 
     qg, fast, x = _setup(spec)
@@ -238,15 +367,17 @@ def _table(rows: list[dict], kind: str) -> list[str]:
 
 def levers_main(args) -> int:
     rows = run_per_network("bench.memory", {"mode": "levers", "dim": args.dim, "size": args.size,
-                                            "threads": args.threads, "repeats": args.repeats})
-    name = f"fastsim_memory_{args.dim}_{args.size}"
+                                            "threads": args.threads, "repeats": args.repeats, "set": args.set})
+    name = f"fastsim_memory_{args.dim}_{args.size}" + ("" if args.set == "third" else f"_{args.set}")
+    before, levers = LEVER_SETS[args.set]
     md = [f"## Fast-simulator memory levers (`bench/memory.py --levers`, dim {args.dim}, "
           f"{args.size}x{args.size})", "",
           f"One process per network, one torch thread; every variant and the float forward round-robin "
           f"({args.repeats} rounds), the resident high-water mark reset before each pass (lowest of the rounds; "
-          "it includes Python, torch, both models and the graph). 'before' is the conv kernel of "
-          f"{BEFORE} with whole-T execution; every variant's output is bit-identical with it. Times are of the "
-          "same passes (fastest round) on a shared machine: read them to +-20 %.", ""]
+          "it includes Python, torch, both models and the graph). 'before' runs the kernels of "
+          f"{before} for {', '.join(sorted(levers['before'][0]))}"
+          f"{'' if levers['before'][1] else ' with whole-T execution'}; every variant's output is bit-identical "
+          "with it. Times are of the same passes (fastest round) on a shared machine: read them to +-20 %.", ""]
     for r in rows:
         f = r["rows"]["float forward (inference copy)"]
         b = r["rows"]["before"]
@@ -269,10 +400,14 @@ def main(argv=None) -> int:
     ap.add_argument("--top", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--levers", action="store_true", help="the fast-simulator memory levers instead")
+    ap.add_argument("--set", choices=sorted(LEVER_SETS), default="fourth", help="which pass's levers (--levers)")
+    ap.add_argument("--float-levers", action="store_true", help="the float forward's memory levers instead")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)
     if args.levers:
         return levers_main(args)
+    if args.float_levers:
+        return float_levers_main(args)
     rows = run_per_network("bench.memory", {"dim": args.dim, "size": args.size, "top": args.top,
                                             "threads": args.threads})
     name = f"memory_{args.dim}_{args.size}"

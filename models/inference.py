@@ -19,6 +19,10 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
   convolution's internal copy of its input is one step's. The LIF keeps its state across the steps with the
   same operations as ``LeanLIF``; a convolution of one step equals that step of the batched one up to float
   rounding order.
+
+With ``lean`` the blocks that own their sum (SRB, SDEM, SMU) also apply their attention in place, an SRB with a
+stepped shortcut adds each step of it straight into the sum, and (``RELEASE``) each such block with a large
+input first hands the heap's freed pages back (``spikerain.heap``); all bit-identical.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikerain.heap import release_freed_memory
 from spikerain.models.esdnet import ESDNet, SpikingResidualBlock, UpSampling
 from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, SeqUpsample2x, _fold_time, _unfold_time
 from spikerain.models.neurons import LIF, NILIF
@@ -48,7 +53,9 @@ _NAMED_PAIRS = {
 
 def fused_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> SeqConv2d:
     """One conv computing ``bn(conv(x))`` in eval mode: w' = w * g / sqrt(var + eps), b' = beta + (b - mean) * g /
-    sqrt(var + eps), folded in float64."""
+    sqrt(var + eps), folded in float64. The folded weights are written over ``conv``'s own (``conv`` is consumed:
+    ``fold_batchnorm`` runs on a copy): a new weight buffer per conv would leave the old ones as freed holes in
+    the heap that malloc keeps resident (about 40 MB at dim 48, ``docs/benchmarks.md``)."""
     out = SeqConv2d(
         conv.in_channels,
         conv.out_channels,
@@ -58,12 +65,16 @@ def fused_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> SeqConv2d:
         dilation=conv.dilation,
         groups=conv.groups,
         bias=True,
+        device="meta",  # no storage: the parameters are set below
     )
     with torch.no_grad():
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
         b = conv.bias.double() if conv.bias is not None else torch.zeros_like(scale)
-        out.weight.copy_((conv.weight.double() * scale.view(-1, 1, 1, 1)).float())
-        out.bias.copy_((bn.bias.double() + (b - bn.running_mean.double()) * scale).float())
+        bias = (bn.bias.double() + (b - bn.running_mean.double()) * scale).float()
+        weight = conv.weight
+        weight.copy_((weight.double() * scale.view(-1, 1, 1, 1)).float())
+    out.weight = weight
+    out.bias = nn.Parameter(bias, requires_grad=weight.requires_grad)
     return out
 
 
@@ -156,6 +167,18 @@ class LeanNILIF(NILIF):
 #: a step chain runs one time step at a time where its input holds at least this many bytes (below it, the
 #: T-fold more calls cost more time than the step-sized buffers save)
 STEP_BYTES = 8 << 20
+
+#: (with ``lean``) before each block whose input holds at least STEP_BYTES, hand the heap's freed pages back
+#: (``spikerain.heap``): glibc keeps the pages of freed activations below 32 MiB resident, so at 128x128 the
+#: heap otherwise holds more freed pages than live values at the peak. Set it False to leave malloc alone.
+RELEASE = True
+
+
+def _release_before(x: torch.Tensor) -> None:
+    if RELEASE and x.nbytes >= STEP_BYTES and not torch.is_grad_enabled():
+        release_freed_memory()
+
+
 _STEP_MODULES = (LIF, nn.Conv2d, nn.Identity, nn.BatchNorm2d, SeqUpsample2x)
 
 
@@ -198,8 +221,13 @@ def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
 class StepSequential(nn.Sequential):
     """A LIF / conv / BN chain that runs one step at a time on large inputs (``by_step``)."""
 
+    @staticmethod
+    def steps(x: torch.Tensor) -> bool:
+        """Whether ``x`` is large enough to run one step at a time."""
+        return not torch.is_grad_enabled() and x.dim() == 5 and x.shape[0] >= 2 and x.nbytes >= STEP_BYTES
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or x.dim() != 5 or x.shape[0] < 2 or x.nbytes < STEP_BYTES:
+        if not self.steps(x):
             return super().forward(x)
         return _by_step(list(self), x)
 
@@ -221,6 +249,22 @@ class LeanMAU(MultiDimensionalAttention):
         out.mul_(self.ca(out))
         out.mul_(self.sa(out))
         return out.relu_().transpose(0, 1)
+
+    def forward_(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward`` in place on an ``x`` the caller owns (a block's own sum): no second buffer of x's size.
+        The gates are computed before each product, and ``x * g`` is ``g * x`` bit for bit."""
+        if torch.is_grad_enabled():
+            return self(x)
+        xt = x.transpose(0, 1)
+        xt.mul_(self.ta(xt))
+        xt.mul_(self.ca(xt))
+        xt.mul_(self.sa(xt))
+        return x.relu_()
+
+
+def _attn_(attn: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """``attn(y)`` on a ``y`` the caller owns: in place for the lean attention (the ReLU twin's is a ReLU)."""
+    return attn.forward_(y) if isinstance(attn, LeanMAU) else attn(y)
 
 
 class LeanVLIF(VLIF):
@@ -260,34 +304,43 @@ class LeanSDEM(SDEM):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _release_before(x)
         y1 = self._first_half(x)
         z = _decompose(y1, self.lif_2(y1), self.high_freq_scale_2, self.low_freq_scale_2)
         del y1
         y = self.bn2(self.conv2(z))
         del z
         y.add_(_per_frame(self.shortcut, x))
-        return self.attn(y).add_(x)
+        return _attn_(self.attn, y).add_(x)
 
 
 class LeanSMU(SMU):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _release_before(x)
         y = self.initial_residual(x)
         s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
         s.mul_(self.time_attention(s))
         z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
         del s
-        z = self.attn_1(self.bn_1(self.conv_1(self.lif_1(z))))
-        z = self.attn_2(self.bn_2(self.conv_2(self.lif_2(z))))
+        z = _attn_(self.attn_1, self.bn_1(self.conv_1(self.lif_1(z))))
+        z = _attn_(self.attn_2, self.bn_2(self.conv_2(self.lif_2(z))))
         up = self.upsample(z)
         del z
-        return self.final_attn(up.add_(y))
+        return _attn_(self.final_attn, up.add_(y))
 
 
 class LeanSRB(SpikingResidualBlock):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        _release_before(x)
         y = self.residual(x)
-        y.add_(_per_frame(self.shortcut, x))
-        return self.attn(y).add_(x)
+        sc = self.shortcut
+        if isinstance(sc, StepSequential) and sc.steps(x) and not any(isinstance(m, LIF) for m in sc) \
+                and not _invariant(x):
+            for t in range(x.shape[0]):  # each step's shortcut straight into the sum: no whole-T buffer for it
+                y[t].add_(sc(x[t]))
+        else:
+            y.add_(_per_frame(sc, x))
+        return _attn_(self.attn, y).add_(x)
 
 
 class LeanVLIFNet(VLIFNet):

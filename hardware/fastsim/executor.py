@@ -21,6 +21,7 @@ import torch
 
 from spikerain.converter import ir
 from spikerain.hardware.fastsim.int_kernels import int32_to_float32_
+from spikerain.heap import release_freed_memory
 
 _INTS = (torch.int32, torch.int64)
 
@@ -97,13 +98,16 @@ def _run_by_step(chain, values, kernel_of, stats, int32, float32) -> torch.Tenso
 def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callable], *, keep: bool = False,
             observe: Callable[[ir.Node, torch.Tensor], None] | None = None,
             stats: dict | None = None, int32: frozenset[str] | None = None,
-            float32: frozenset[str] = frozenset(), chunk_bytes: int | None = None) -> dict[str, torch.Tensor]:
+            float32: frozenset[str] = frozenset(), chunk_bytes: int | None = None,
+            release_bytes: int | None = None) -> dict[str, torch.Tensor]:
     """Run ``graph`` on ``x``; returns the outputs, or every node's value if ``keep``.
 
     ``observe(node, value)`` sees every value once (int32 where ``int32`` narrowed it); ``stats`` (integer
     kernels only) collects per-node event counts under the node's name. ``chunk_bytes``: run frame-local chains
     whose inputs hold at least this many bytes one time step at a time (module docstring; integer kernels
-    without ``observe`` or ``keep`` only).
+    without ``observe`` or ``keep`` only). ``release_bytes``: once values of at least that many bytes in all
+    were freed, hand the heap's free pages back (``spikerain.heap``: glibc keeps the step-sized buffers' pages
+    resident otherwise).
     """
     remaining = {k: len(v) for k, v in graph.consumers().items()}
     chains = frame_chains(graph) if chunk_bytes is not None and int32 is not None and observe is None \
@@ -111,10 +115,15 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
     done: set[str] = set()
     values: dict[str, torch.Tensor] = {}
 
+    freed = [0]
+
     def drop(i: str) -> None:  # one read of value i done: freed after its last reader
         remaining[i] -= 1
         if remaining[i] == 0 and i not in graph.outputs:
-            del values[i]
+            freed[0] += values.pop(i).nbytes
+            if release_bytes is not None and freed[0] >= release_bytes:
+                release_freed_memory()
+                freed[0] = 0
 
     for n in graph.nodes:
         if n.name in done:

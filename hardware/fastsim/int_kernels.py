@@ -221,11 +221,33 @@ def _bias(bias_map: np.ndarray, shape) -> torch.Tensor:
 
 @kernel("q_temporal_conv")
 def k_tconv(n: q.QTemporalConv, x, stats=None):
+    """One output step at a time: its k input frames as float channels of one 1x1 convolution (float32 where
+    every partial sum and the rounding constant stay below 2**24, else float64, exact below 2**53), then the
+    requantization on the float result (adding the rounding constant, scaling by 2**-shift and flooring are
+    exact on those integers). So only one step's float copy exists, never a float64 copy of the whole input."""
     L, B, C, H, W = x.shape
-    k = n.weight_mant.shape[2]
-    xs = x.reshape(L // k, k, B, C, H, W).to(torch.float64)
-    acc = torch.einsum("ock,tkbchw->tbohw", _w(n.weight_mant), xs).to(torch.int64)
-    return _requant_(acc, n.shift, n.bits, stats)
+    w = n.weight_mant
+    O, k = w.shape[0], w.shape[2]
+    w_sum = float(np.abs(w).reshape(O, -1).sum(axis=1).max()) if w.size else 0.0
+    half = (1 << (n.shift - 1)) if n.shift > 0 else 0
+    dt = torch.float32 if _absmax(x) * w_sum + half < F32_EXACT else torch.float64
+    wk = torch.from_numpy(np.ascontiguousarray(w.transpose(0, 2, 1)).reshape(O, k * C, 1, 1)).to(dt)  # [o, kk*C+c]
+    acc = torch.empty((L // k, B, O, H, W), dtype=dt)
+    for t in range(L // k):
+        frames = x[t * k:(t + 1) * k].to(dt).transpose(0, 1).reshape(B, k * C, H, W)
+        acc[t] = F.conv2d(frames, wk)
+        del frames
+    if half:
+        acc.add_(half)
+    if n.shift:
+        acc.mul_(2.0**-n.shift)
+    if n.shift > 0:
+        acc.floor_()
+    lim = float((1 << (n.bits - 1)) - 1)
+    if stats is not None:
+        _count(stats, "clipped", ((acc > lim) | (acc < -lim)).sum())
+    acc.clamp_(-lim, lim)
+    return _to_int(acc, x.dtype, lim) if dt == torch.float32 else acc.to(x.dtype)
 
 
 @kernel("q_dense")
@@ -358,6 +380,36 @@ def k_concat(n: q.QConcat, *xs, stats=None):
     return torch.cat([rshift_round(x, f - n.frac) for x, f in zip(xs, n.fracs, strict=True)], dim=2)
 
 
+INT32_SUM = 1 << 31  # an int32 partial sum of n values of |v| <= m is exact while n * m stays below this
+
+
+def _sum_exact(x: torch.Tensor, axes: tuple[int, ...]) -> torch.Tensor:
+    """``x.sum(axes, keepdim=True)`` as exact integers without the int64 copy of ``x`` torch's widening integer
+    sum makes: on int32 input, one axis at a time (innermost first) in int32 while the partial sums provably fit
+    (count * max|x| < 2**31), widening to int64 only the already reduced tensor. Integer addition is exact in
+    any order, so the sums are the same."""
+    if x.dtype != torch.int32:
+        return x.sum(dim=axes, keepdim=True)
+    m, count, y = _absmax(x), 1, x
+    for a in sorted(axes, reverse=True):
+        count *= x.shape[a]
+        if y.dtype == torch.int32 and m * count >= INT32_SUM:
+            y = y.to(torch.int64)
+        if a == 0 and y is x:  # over time: frame by frame in place (a strided reduction is slow here)
+            y = x[0:1].clone()
+            for t in range(1, x.shape[0]):
+                y.add_(x[t:t + 1])
+        else:
+            y = y.sum(dim=a, keepdim=True, dtype=y.dtype)
+    return y.to(torch.int64)
+
+
+def _round_div_(num: torch.Tensor, up: int, den: int) -> torch.Tensor:
+    """``round_div(num << up, den)`` in place on a temporary int64 ``num``: floor((num << (up + 1) + den) / 2den),
+    the same integers."""
+    return num.bitwise_left_shift_(up + 1).add_(den).div_(2 * den, rounding_mode="floor")
+
+
 @kernel("q_reduce")
 def k_reduce(n: q.QReduce, x, stats=None):
     axes = tuple(_ax(a) for a in n.axes)
@@ -367,7 +419,7 @@ def k_reduce(n: q.QReduce, x, stats=None):
     for a in axes:
         count *= x.shape[a]
     up, down = max(0, n.frac - n.in_frac), max(0, n.in_frac - n.frac)
-    return round_div(x.sum(dim=axes, keepdim=True) << up, count << down)
+    return _round_div_(_sum_exact(x, axes), up, count << down)
 
 
 @kernel("q_sigmoid")
@@ -385,7 +437,7 @@ def k_relu(n, x, stats=None):
 @kernel("q_mean_t")
 def k_mean_t(n: q.QMeanT, x, stats=None):
     up, down = max(0, n.frac - n.in_frac), max(0, n.in_frac - n.frac)
-    return round_div(x.sum(dim=0, keepdim=True) << up, x.shape[0] << down)
+    return _round_div_(_sum_exact(x, (0,)), up, x.shape[0] << down)
 
 
 @kernel("q_patch_to_time")

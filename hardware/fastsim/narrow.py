@@ -88,7 +88,8 @@ def _reduce(n, b):
     s = n.in_frac - n.frac
     if n.mode == "max":
         return _requant(b[0], s), _requant(b[0], s)
-    return b[0] * (1 << max(0, -s)) + 1, b[0]  # the sums run in int64 (torch widens integer sums)
+    # the sums: int32 partial sums only where the kernel checks count * max|x| < 2**31 at run time, else int64
+    return b[0] * (1 << max(0, -s)) + 1, b[0]
 
 
 def _sigmoid(n, b):

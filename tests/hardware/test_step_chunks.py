@@ -46,3 +46,13 @@ def test_step_at_a_time_is_bit_exact_with_whole_steps_and_the_reference(graph_an
         np.testing.assert_array_equal(by_step[o].numpy(), whole[o].numpy())
         np.testing.assert_array_equal(by_step[o].numpy(), ref[o])
     assert step_stats == whole_stats
+
+
+def test_freed_pages_handed_back_change_no_bit(graph_and_image):
+    _, qg, x = graph_and_image
+    kept_stats, released_stats = {}, {}
+    kept = simulate(qg, torch.from_numpy(x), stats=kept_stats, chunk_bytes=0, release_bytes=None)
+    released = simulate(qg, torch.from_numpy(x), stats=released_stats, chunk_bytes=0, release_bytes=0)  # every free
+    for o in qg.outputs:
+        np.testing.assert_array_equal(released[o].numpy(), kept[o].numpy())
+    assert released_stats == kept_stats

@@ -91,3 +91,24 @@ def test_by_step_chains_match_whole_steps(monkeypatch):
         kinds = (inference.StepSequential, inference.LeanUpSampling, inference.LeanSDEM)
         assert sum(isinstance(m, kinds) for m in stepped.modules()) >= 8
         assert (y - whole).abs().max().item() <= 1e-6, net.__name__
+
+
+def test_in_place_attention_and_srb_shortcut_are_bit_identical(monkeypatch):
+    """The in-place attention (``LeanMAU.forward_``) equals its allocating forward, and an SRB whose shortcut
+    goes step by step straight into the sum equals the block's previous form, attn(residual(x) + shortcut(x)) + x
+    with the shortcut stepped as ``by_step`` did; freed heap pages handed back before a block change nothing."""
+    from spikerain.models import ESDNet, inference
+
+    g = torch.Generator().manual_seed(23)
+    monkeypatch.setattr(inference, "STEP_BYTES", 0)  # every chain and block takes its large-input path
+    torch.manual_seed(0)
+    model = prepare_for_inference(ESDNet(dim=16, en_num_blocks=(1, 1, 1, 1), de_num_blocks=(1, 1, 1, 1)))
+    srb = next(m for m in model.modules() if isinstance(m, inference.LeanSRB))
+    assert isinstance(srb.shortcut, inference.StepSequential)
+    x = torch.randn(4, 2, 16, 9, 11, generator=g)
+    with torch.inference_mode():
+        y = srb.attn(srb.residual(x).add_(srb.shortcut(x))).add_(x)
+        assert torch.equal(srb.attn.forward_(srb.residual(x).add_(srb.shortcut(x))).add_(x), y)
+        assert torch.equal(srb(x), y)
+        monkeypatch.setattr(inference, "RELEASE", False)
+        assert torch.equal(srb(x), y)
