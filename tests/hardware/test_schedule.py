@@ -7,6 +7,11 @@ from spikerain.converter.ir import quantized as q
 from spikerain.hardware.schedule import acc_value, build_schedule, frames_needed, phases
 
 
+def w(co, ci, seed):
+    """Random 3x3 integer conv weights, the same for a given seed."""
+    return np.random.default_rng(seed).integers(-20, 21, (co, ci, 3, 3)).astype(np.int32)
+
+
 def chain():
     w = np.ones((4, 3, 3, 3), np.int32)
     nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=4, frac=8),
@@ -19,9 +24,6 @@ def chain():
 
 
 def concat_graph():
-    def w(co, ci, seed):
-        return np.random.default_rng(seed).integers(-20, 21, (co, ci, 3, 3)).astype(np.int32)
-
     nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=2, frac=8),
              q.QConv2d(name="c1", inputs=("e",), weight_mant=w(4, 3, 1), padding=1, shift=6, frac=6),
              q.QConv2d(name="c2", inputs=("e",), weight_mant=w(2, 3, 2), padding=1, shift=6, frac=6),
@@ -40,9 +42,6 @@ def concat_graph():
 def relu_graph():
     """ReLUs of an on-chip value (``r1``, feeding an add and the host) and of a host value (``r2``, feeding the
     output): both go to stock Delta -> SigmaDelta -> Sigma chains, one per producing segment and phase."""
-    def w(co, ci, seed):
-        return np.random.default_rng(seed).integers(-20, 21, (co, ci, 3, 3)).astype(np.int32)
-
     nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=3, frac=8),
              q.QConv2d(name="c1", inputs=("e",), weight_mant=w(4, 3, 1), padding=1, shift=6, frac=6),
              q.QConv2d(name="c2", inputs=("e",), weight_mant=w(4, 3, 2), padding=1, shift=6, frac=6),
@@ -61,9 +60,6 @@ def upsample_graph():
     """Bilinear x2 upsamplings of on-chip values feeding an add (a segment), a requantized conv (a stock ``Conv``)
     and a LIF (a stock ``LIFReset``): all three go to stock ``Sparse`` processes; ``u3`` upsamples the LIF's spikes
     (a stock process's output) and stays in the chip segment."""
-    def w(co, ci, seed):
-        return np.random.default_rng(seed).integers(-20, 21, (co, ci, 3, 3)).astype(np.int32)
-
     nodes = [q.QInput(name="x", frac=8), q.QRepeatT(name="e", inputs=("x",), T=3, frac=8),
              q.QConv2d(name="c1", inputs=("e",), weight_mant=w(4, 3, 1), padding=1, shift=6, frac=6),
              q.QConv2d(name="c2", inputs=("e",), weight_mant=w(4, 3, 2), padding=1, shift=6, frac=6),
