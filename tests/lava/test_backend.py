@@ -128,8 +128,12 @@ def artifacts(tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("size", [16, 32])
-@pytest.mark.parametrize("name", ["vlifnet", "esdnet", "random-vlifnet"])
+# Every network and both crop sizes, but VLIF-Net's graph (the same for both of its weight sets) only once per
+# size: a VLIF-Net run costs 2-3 minutes of Lava stepping on 2 cores, whatever the crop, and the suite's budget
+# is 15 minutes. The shipped weights at 32x32 (the product's case), the untrained ones (other weights, other
+# activity) at 16x16, where the deepest level is 2x2; ESDNet's runs cost a third as much, so it keeps both.
+@pytest.mark.parametrize(("name", "size"), [("vlifnet", 32), ("random-vlifnet", 16), ("esdnet", 16),
+                                            ("esdnet", 32)])
 def test_network_crop_is_bit_exact_with_fast_simulator(artifacts, name, size):
     path, g = artifacts[name]
     img = read_image(sample_pair()[0])
