@@ -9,7 +9,8 @@ VENV := .venv
 LAVA_VENV := .venv-lava
 PY := $(VENV)/bin/python
 LAVA_PY := $(LAVA_VENV)/bin/python
-PYTEST_ARGS ?=
+# The slowest tests are listed at the end of every run, so a suite creeping past its 15-minute budget shows where.
+PYTEST_ARGS ?= --durations=15
 
 .PHONY: all demo test bench lint format clean doctor envs docs .chromium
 
