@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikerain.heap import release_freed_memory
+from spikerain.heap import SlackRelease, release_freed_memory
 from spikerain.models.esdnet import ESDNet, SpikingResidualBlock, UpSampling
 from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, SeqUpsample2x, _fold_time, _unfold_time
 from spikerain.models.neurons import LIF, NILIF
@@ -135,13 +135,9 @@ class LeanLIF(LIF):
             return super().forward(x_seq)
         T = x_seq.shape[0]
         out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
-        v = None
+        lif = StepLIF(p.v_threshold)
         for t in range(T):
-            h = x_seq[t] if v is None else torch.add(x_seq[t], v, alpha=0.5)
-            fired = h >= p.v_threshold
-            out[t].copy_(fired)
-            if t + 1 < T:
-                v = h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0)
+            lif.step(x_seq[t], t + 1 == T, out=out[t])
         return out
 
 
@@ -174,9 +170,27 @@ STEP_BYTES = 8 << 20
 RELEASE = True
 
 
+#: with RELEASE: None hands the pages back before every such block; a number of bytes only when the freed pages
+#: kept resident grew by more than that since the forward began or the last release (``heap.SlackRelease``)
+RELEASE_SLACK: int | None = None
+
+_watch: list[SlackRelease] = []  # the running forward's, set by _start_forward
+
+
+def _start_forward() -> None:
+    """At the top of a network's forward: a fresh limit for the slack policy (what is idle now is the base)."""
+    _watch.clear()
+    if RELEASE and RELEASE_SLACK is not None and not torch.is_grad_enabled():
+        _watch.append(SlackRelease(RELEASE_SLACK))
+        _watch[0].check()
+
+
 def _release_before(x: torch.Tensor) -> None:
     if RELEASE and x.nbytes >= STEP_BYTES and not torch.is_grad_enabled():
-        release_freed_memory()
+        if RELEASE_SLACK is None:
+            release_freed_memory()
+        elif _watch:
+            _watch[0].check()
 
 
 _STEP_MODULES = (LIF, nn.Conv2d, nn.Identity, nn.BatchNorm2d, SeqUpsample2x)
@@ -197,17 +211,57 @@ def _lif_step(x_t: torch.Tensor, v: torch.Tensor | None, v_th: float, last: bool
     return s, (h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0))
 
 
+class StepLIF:
+    """One plain LIF (``LeanLIF.plain``) fed one step at a time, its buffers allocated at the first step and
+    reused at every later one: the membrane is updated in place (``add(..., out=v)``), the firing mask and the
+    spike map are written into the same two buffers each step. Per step that is four passes and no allocation
+    (``_lif_step`` allocates the sum, the mask and the spikes every step: after a heap release each is a fresh
+    run of page faults). The same operations on the same values as ``LeanLIF``, so the same bits.
+
+    The spike map returned by :meth:`step` is overwritten by the next step: its reader must be done with it by
+    then (a convolution or upsampling has made its own output; ``_by_step`` copies a chain's last value)."""
+
+    def __init__(self, v_th: float):
+        self.v_th = v_th
+        self.v: torch.Tensor | None = None
+        self.fired: torch.Tensor | None = None
+        self.s: torch.Tensor | None = None
+
+    def step(self, x_t: torch.Tensor, last: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The spikes of one step (into ``out`` if given, else into the reused spike buffer)."""
+        if self.v is None:  # from rest: h = x_t, read in place
+            self.fired = torch.ge(x_t, self.v_th)
+            if not last:
+                self.v = x_t.masked_fill(self.fired, 0.0)
+            h = None
+        else:
+            h = torch.add(x_t, self.v, alpha=0.5, out=self.v)
+            torch.ge(h, self.v_th, out=self.fired)
+        if out is not None:
+            out.copy_(self.fired)
+        elif self.s is None:
+            self.s = out = self.fired.to(x_t.dtype)
+        else:
+            out = self.s.copy_(self.fired)
+        if last:
+            self.v = None  # its reset is never read
+        elif h is not None:
+            h.masked_fill_(self.fired, 0.0)
+        return out
+
+
 def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
     """``mods`` (LIF / conv / BN / x2 upsampling, in order) on ``x`` [T, B, ...] one step at a time; each LIF
-    keeps its membrane across steps with ``LeanLIF``'s operations (so its spikes are the same bits)."""
+    keeps its membrane across steps with ``LeanLIF``'s operations (``StepLIF``: so its spikes are the same
+    bits)."""
     T = x.shape[0]
-    state: dict[int, torch.Tensor] = {}
+    lifs = {i: StepLIF(m.params.v_threshold) for i, m in enumerate(mods) if isinstance(m, LIF)}
     out = None
     for t in range(T):
         h = x[t]
         for i, m in enumerate(mods):
-            if isinstance(m, LIF):
-                h, state[i] = _lif_step(h, state.get(i), m.params.v_threshold, t + 1 == T)
+            if i in lifs:
+                h = lifs[i].step(h, t + 1 == T)
             elif isinstance(m, SeqUpsample2x):
                 h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
             else:
@@ -215,6 +269,9 @@ def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
         if out is None:
             out = torch.empty((T, *h.shape), dtype=h.dtype)
         out[t] = h
+        del h
+        if _watch:  # the slack policy: between steps too
+            _watch[0].check()
     return out
 
 
@@ -345,6 +402,7 @@ class LeanSRB(SpikingResidualBlock):
 
 class LeanVLIFNet(VLIFNet):
     def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
+        _start_forward()
         x = self.patch_embed(inp_img.unsqueeze(0)).expand(self.T, -1, -1, -1, -1)
         e1 = self.encoder_level1(x)
         del x
@@ -366,6 +424,7 @@ class LeanVLIFNet(VLIFNet):
 
 class LeanESDNet(ESDNet):
     def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
+        _start_forward()
         x = self.patch_embed(inp_img.unsqueeze(0)).expand(self.T, -1, -1, -1, -1)
         e1 = self.encoder_level1(x)
         del x

@@ -33,3 +33,73 @@ def release_freed_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+class _MallInfo2(ctypes.Structure):
+    # glibc's struct mallinfo2 (2.33+): every field a size_t
+    _fields_ = [(f, ctypes.c_size_t) for f in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+@cache
+def _mallinfo2() -> Callable[[], _MallInfo2] | None:
+    try:
+        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallinfo2
+    except (OSError, AttributeError, TypeError):
+        return None
+    fn.restype = _MallInfo2
+    return fn
+
+
+@cache
+def _page_size() -> int:
+    import os
+
+    return os.sysconf("SC_PAGE_SIZE")
+
+
+def idle_resident_bytes() -> int | None:
+    """Resident bytes that malloc does not hold for live blocks: the process's RSS less the bytes malloc has
+    handed out (heap chunks in use, in every arena, plus mmap'd chunks). What is left is what the process holds
+    outside malloc (code, Python's own arenas: about constant while a forward runs) plus the freed heap pages
+    glibc keeps resident. None where glibc's ``mallinfo2`` or ``/proc/self/statm`` is missing."""
+    info = _mallinfo2()
+    if info is None:
+        return None
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            rss = int(f.read().split()[1]) * _page_size()
+    except (OSError, ValueError, IndexError):
+        return None
+    m = info()
+    return rss - m.uordblks - m.hblkhd
+
+
+class SlackRelease:
+    """Hands freed heap pages back only when they amount to more than ``slack`` bytes beyond what was idle at
+    the first :meth:`check` (or after the last release): a bounded resident overhead for the price of a few
+    releases, where releasing at fixed points costs a page fault on every reused page each time.
+
+    Call :meth:`check` between large steps of work; it reads the RSS and malloc's counters (tens of
+    microseconds) and releases when the idle resident bytes crossed the limit."""
+
+    def __init__(self, slack: int):
+        self.slack = slack
+        self.limit: int | None = None
+        self.releases = 0
+
+    def check(self) -> bool:
+        """Release if over the limit; True if it did."""
+        idle = idle_resident_bytes()
+        if idle is None:
+            return False
+        if self.limit is None:
+            self.limit = idle + self.slack
+            return False
+        if idle <= self.limit:
+            return False
+        release_freed_memory()
+        self.releases += 1
+        after = idle_resident_bytes()
+        self.limit = (after if after is not None else idle) + self.slack
+        return True
