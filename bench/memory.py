@@ -156,13 +156,14 @@ LEVER_SETS = {
         "both + freed heap pages handed back every 8 MiB": (set(), True, 8 << 20),
         "both + freed heap pages handed back every 64 MiB": (set(), True, 64 << 20),
     }),
-    # fifth pass: freed pages handed back only when they exceed a slack (``heap.SlackRelease``); no kernel
-    # changes, so "before" is today's default (no release)
+    # fifth pass: the LIF's reset without masked_fill_ (before: bc642bd's q_lif), and freed pages handed back
+    # only when more than a slack of them are resident (``heap.SlackRelease``)
     "fifth": ("bc642bd", {
-        "before": (set(), True),
-        "freed pages handed back beyond 32 MiB of slack": (set(), True, None, 32 << 20),
-        "freed pages handed back beyond 64 MiB of slack": (set(), True, None, 64 << 20),
-        "freed pages handed back beyond 128 MiB of slack": (set(), True, None, 128 << 20),
+        "before": ({"q_lif"}, True),
+        "LIF reset as a product": (set(), True),
+        "+ freed pages handed back beyond 64 MiB of slack": (set(), True, None, 64 << 20),
+        "+ freed pages handed back beyond 128 MiB of slack": (set(), True, None, 128 << 20),
+        "+ freed pages handed back beyond 256 MiB of slack": (set(), True, None, 256 << 20),
     }),
 }
 

@@ -58,18 +58,23 @@ def _page_size() -> int:
     return os.sysconf("SC_PAGE_SIZE")
 
 
+def resident_bytes() -> int | None:
+    """The process's resident set size (``/proc/self/statm``), or None where there is none."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _page_size()
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def idle_resident_bytes() -> int | None:
     """Resident bytes that malloc does not hold for live blocks: the process's RSS less the bytes malloc has
     handed out (heap chunks in use, in every arena, plus mmap'd chunks). What is left is what the process holds
     outside malloc (code, Python's own arenas: about constant while a forward runs) plus the freed heap pages
     glibc keeps resident. None where glibc's ``mallinfo2`` or ``/proc/self/statm`` is missing."""
     info = _mallinfo2()
-    if info is None:
-        return None
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            rss = int(f.read().split()[1]) * _page_size()
-    except (OSError, ValueError, IndexError):
+    rss = resident_bytes() if info is not None else None
+    if rss is None:
         return None
     m = info()
     return rss - m.uordblks - m.hblkhd
@@ -80,17 +85,26 @@ class SlackRelease:
     the first :meth:`check` (or after the last release): a bounded resident overhead for the price of a few
     releases, where releasing at fixed points costs a page fault on every reused page each time.
 
-    Call :meth:`check` between large steps of work; it reads the RSS and malloc's counters (tens of
-    microseconds) and releases when the idle resident bytes crossed the limit."""
+    Call :meth:`check` between large steps of work. Without ``live`` it reads the RSS and malloc's counters
+    (``mallinfo2`` walks malloc's free lists: up to milliseconds on a fragmented heap); a caller that knows
+    the bytes its live values hold passes them as ``live``, and idle is then the RSS less those (one read of
+    ``/proc/self/statm``, microseconds), relative to the first check as before."""
 
     def __init__(self, slack: int):
         self.slack = slack
         self.limit: int | None = None
         self.releases = 0
 
-    def check(self) -> bool:
-        """Release if over the limit; True if it did."""
-        idle = idle_resident_bytes()
+    def _idle(self, live: int | None) -> int | None:
+        if live is None:
+            return idle_resident_bytes()
+        rss = resident_bytes()
+        return None if rss is None else rss - live
+
+    def check(self, live: int | None = None) -> bool:
+        """Release if over the limit; True if it did. ``live``: the bytes the caller's live values hold (pass
+        it at every check or at none)."""
+        idle = self._idle(live)
         if idle is None:
             return False
         if self.limit is None:
@@ -100,6 +114,6 @@ class SlackRelease:
             return False
         release_freed_memory()
         self.releases += 1
-        after = idle_resident_bytes()
+        after = self._idle(live)
         self.limit = (after if after is not None else idle) + self.slack
         return True

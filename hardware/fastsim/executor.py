@@ -74,6 +74,10 @@ def _run(n: ir.Node, args, kernel_of, kw: dict, int32, float32) -> torch.Tensor:
     return v
 
 
+def _live(values: dict[str, torch.Tensor], *more: torch.Tensor) -> int:
+    return sum(v.nbytes for v in values.values()) + sum(v.nbytes for v in more)
+
+
 def _run_by_step(chain, values, kernel_of, stats, int32, float32, watch=None) -> torch.Tensor | None:
     """The chain one time step at a time (module docstring); None if its inputs do not share T > 1 steps."""
     names = {m.name for m in chain}
@@ -94,7 +98,7 @@ def _run_by_step(chain, values, kernel_of, stats, int32, float32, watch=None) ->
         out[t:t + 1] = y
         del y
         if watch is not None:
-            watch.check()
+            watch.check(_live(values, out))
     return out
 
 
@@ -116,7 +120,7 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
     """
     watch = SlackRelease(release_slack) if release_slack is not None else None
     if watch is not None:
-        watch.check()
+        watch.check(0)
     remaining = {k: len(v) for k, v in graph.consumers().items()}
     chains = frame_chains(graph) if chunk_bytes is not None and int32 is not None and observe is None \
         and not keep else {}
@@ -147,7 +151,7 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
                 for i in (i for m in chain for i in m.inputs if i not in names):
                     drop(i)
                 if watch is not None:
-                    watch.check()
+                    watch.check(_live(values))
                 continue
         args = [values[i] for i in n.inputs] if n.inputs else [x]
         kw = {} if stats is None else {"stats": stats.setdefault(n.name, {})}
@@ -158,6 +162,6 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
             for i in n.inputs:
                 drop(i)
         if watch is not None:
-            watch.check()
+            watch.check(_live(values))
     out = values if keep else {o: values[o] for o in graph.outputs}
     return out if int32 is None else {k: _int64(v) for k, v in out.items()}

@@ -290,7 +290,7 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
         s = v > vth
         out[t] = s
         if t + 1 < T:  # the last step's reset is never read
-            v.masked_fill_(s, 0)
+            v.mul_(~s)  # v * 0 or v * 1: masked_fill_(s, 0) in integers, at a sixth of its time on this CPU
     return out
 
 
@@ -320,7 +320,7 @@ def k_lif(n: q.QLIF, x, stats=None):
         _count(stats, "saturated", ((v > lim) | (v < -lim)).sum())
         v = v.clamp(-lim, lim)
         s = v > vth
-        v = v.masked_fill(s, 0)
+        v = v * ~s  # masked_fill(s, 0) in integers, several times faster
         out[t] = s
     return out
 
