@@ -129,16 +129,63 @@ class LeanLIF(LIF):
         """The parameters this class (and ``_by_step``) computes with fewer passes."""
         return p.tau == 2.0 and p.v_reset == 0.0 and not p.decay_input
 
+    owns_input = False  # set by ``_lif_`` for one call: the spikes go over the input (``forward_``)
+
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         p = self.params
         if torch.is_grad_enabled() or not self.plain(p):
             return super().forward(x_seq)
+        if self.owns_input:
+            return self.forward_(x_seq)
+        return self._spikes(x_seq)
+
+    def _spikes(self, x_seq: torch.Tensor) -> torch.Tensor:
+        p = self.params
         T = x_seq.shape[0]
         out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
         lif = StepLIF(p.v_threshold)
         for t in range(T):
             lif.step(x_seq[t], t + 1 == T, out=out[t])
         return out
+
+    def forward_(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """``forward`` on an ``x_seq`` the caller owns and drops: the spikes of step t are written over its
+        input once the membrane has read it, so no second buffer of x's size exists."""
+        if torch.is_grad_enabled() or not self.plain(self.params):
+            return LIF.forward(self, x_seq)
+        if not x_seq.is_contiguous():  # a view (a stride-0 time axis): not ours to write over
+            return self._spikes(x_seq)
+        T = x_seq.shape[0]
+        lif = StepLIF(self.params.v_threshold)
+        for t in range(T):
+            lif.step(x_seq[t], t + 1 == T, out=x_seq[t])
+        return x_seq
+
+
+def _lif_(lif: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``lif(x)`` on an ``x`` the caller owns: in place for the lean LIF (the ReLU twin's is a ReLU). Called
+    through the module, so its hooks see it as before."""
+    if not isinstance(lif, LeanLIF):
+        return lif(x)
+    lif.owns_input = True
+    try:
+        return lif(x)
+    finally:
+        lif.owns_input = False
+
+
+class Owned:
+    """A block's input handed over with no reference left in the caller (``box = Owned(v); del v``): the block
+    takes it and can drop it once read."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: torch.Tensor):
+        self.value = value
+
+    def take(self) -> torch.Tensor:
+        v, self.value = self.value, None
+        return v
 
 
 class LeanNILIF(NILIF):
@@ -235,7 +282,12 @@ class StepLIF:
     def step(self, x_t: torch.Tensor, last: bool, out: torch.Tensor | None = None) -> torch.Tensor:
         """The spikes of one step (into ``out`` if given, else into the reused spike buffer)."""
         first = self.v is None  # from rest: h = x_t, read in place
-        h = x_t if first else torch.add(x_t, self.v, alpha=0.5, out=self.v)
+        if not first:
+            h = torch.add(x_t, self.v, alpha=0.5, out=self.v)
+        elif out is not None and not last and out.data_ptr() == x_t.data_ptr():
+            h = x_t.clone()  # the spikes go over x_t (``LeanLIF.forward_``): the membrane needs its own copy
+        else:
+            h = x_t
         if out is None:
             if self.s is None:
                 self.s = torch.empty(h.shape, dtype=h.dtype, device=h.device)
@@ -246,7 +298,7 @@ class StepLIF:
             return out
         self.m = torch.reciprocal(out, out=self.m) if self.m is not None else torch.reciprocal(out)
         self.m.sub_(1.0)
-        self.v = torch.minimum(h, self.m) if first else torch.minimum(h, self.m, out=h)
+        self.v = torch.minimum(h, self.m) if h is x_t else torch.minimum(h, self.m, out=h)
         return out
 
 
@@ -296,6 +348,28 @@ class LeanUpSampling(UpSampling):
         if torch.is_grad_enabled() or x.shape[0] < 2 or 4 * x.nbytes < STEP_BYTES:
             return super().forward(x)
         return _by_step([self.upsample, *self.up], x)
+
+
+class LeanVLIFUp(VLIFUp):
+    """VLIF-Net's upsampling (bilinear x2 -> LIF -> conv -> BN) with the upsampling and the LIF one step at a
+    time (``by_step``): the upsampled map exists for one step only, the spikes are written straight into one
+    whole-T buffer, and the conv runs on all steps at once as before (so every bit is the same: the bilinear
+    x2 and the LIF work pixel by pixel within a step)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lif = self.lif
+        if torch.is_grad_enabled() or x.shape[0] < 2 or 4 * x.nbytes < STEP_BYTES \
+                or not (isinstance(lif, LIF) and LeanLIF.plain(lif.params)):
+            return super().forward(x)
+        T = x.shape[0]
+        spikes, step = None, StepLIF(lif.params.v_threshold)
+        for t in range(T):
+            up = F.interpolate(x[t], scale_factor=2, mode="bilinear", align_corners=False)
+            if spikes is None:
+                spikes = torch.empty((T, *up.shape), dtype=up.dtype)
+            step.step(up, t + 1 == T, out=spikes[t])
+            del up
+        return self.bn(self.conv(spikes))
 
 
 class LeanMAU(MultiDimensionalAttention):
@@ -372,9 +446,16 @@ class LeanSDEM(SDEM):
 
 
 class LeanSMU(SMU):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | Owned) -> torch.Tensor:
+        """``x`` as ``Owned``: the input is dropped once the opening SDEM has read it, not held while the rest
+        of the block runs (12 MiB at 128x128)."""
+        return self.tail(self.head(x.take() if isinstance(x, Owned) else x))
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
         _release_before(x)
-        y = self.initial_residual(x)
+        return self.initial_residual(x)
+
+    def tail(self, y: torch.Tensor) -> torch.Tensor:
         s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
         s.mul_(self.time_attention(s))
         z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
@@ -410,13 +491,16 @@ class LeanVLIFNet(VLIFNet):
         d3 = self.decoder_level3(self.encoder_level3(self.down2_3(e2)))
         c2 = torch.cat([self.up3_2(d3), e2], dim=2)
         del d3, e2
-        d2 = self.decoder_level2(self.reduce_bn_level2(self.reduce_conv_level2(self.lif_level2(c2))))
+        d2 = self.decoder_level2(self.reduce_bn_level2(self.reduce_conv_level2(_lif_(self.lif_level2, c2))))
         del c2
         c1 = torch.cat([self.up2_1(d2), e1], dim=2)
         del d2, e1
-        d1 = self.reduce_bn_level1(self.reduce_conv_level1(self.lif_level1(c1)))
+        d1 = self.reduce_bn_level1(self.reduce_conv_level1(_lif_(self.lif_level1, c1)))
         del c1
-        d1 = self.additional_sunet_level1(self.decoder_level1(d1))
+        for smu in (self.decoder_level1, self.additional_sunet_level1):
+            box = Owned(d1)  # the block drops its input once its first SDEM has read it
+            del d1
+            d1 = smu(box)
         if self.refinement_blocks is not None:
             d1 = self.refinement_blocks(d1)
         return self.output(d1.mean(0)) + inp_img
@@ -445,6 +529,7 @@ _LEAN = {
     MultiDimensionalAttention: LeanMAU,
     VLIF: LeanVLIF,
     SDEM: LeanSDEM,
+    SMU: LeanSMU,  # (missing before this pass: the SMUs ran the training forward)
     SpikingResidualBlock: LeanSRB,
     VLIFNet: LeanVLIFNet,
     ESDNet: LeanESDNet,
@@ -460,6 +545,9 @@ def _use_steps(m: nn.Module) -> int:
             n += 1
         elif type(mod) is UpSampling and _steppable([mod.upsample, *mod.up]):
             mod.__class__ = LeanUpSampling
+            n += 1
+        elif type(mod) is VLIFUp:
+            mod.__class__ = LeanVLIFUp
             n += 1
     return n
 

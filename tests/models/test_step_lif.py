@@ -104,3 +104,38 @@ def test_networks_stepped_are_bit_identical_before_and_after_step_lif(monkeypatc
             monkeypatch.undo()
             monkeypatch.setattr(inference, "STEP_BYTES", 0)
         assert torch.equal(y, y_old), net.__name__
+
+
+def test_lif_in_place_over_its_input_is_the_lif():
+    g = torch.Generator().manual_seed(193)
+    x = _edge_inputs(g)
+    with torch.inference_mode():
+        ref = LeanLIF()(x)
+        y = x.clone()
+        out = LeanLIF().forward_(y)
+        assert out.data_ptr() == y.data_ptr()  # written over its input
+        assert torch.equal(out, ref)
+
+
+def test_vlif_upsampling_step_by_step_and_owned_inputs_are_bit_identical(monkeypatch):
+    """VLIF-Net's upsampling with its bilinear x2 and LIF one step at a time equals the whole-T block, and the
+    network with it, the in-place LIFs and the SMU input dropped equals the one without them, bit for bit."""
+    from spikerain.models import VLIFNet, inference
+    from spikerain.models.inference import LeanVLIFUp, prepare_for_inference
+    from spikerain.models.vlifnet import VLIFUp
+
+    g = torch.Generator().manual_seed(194)
+    monkeypatch.setattr(inference, "STEP_BYTES", 0)
+    torch.manual_seed(0)
+    model = prepare_for_inference(VLIFNet(dim=16, en_num_blocks=(1, 1, 1, 1), de_num_blocks=(1, 1, 1, 1)).eval())
+    ups = [m for m in model.modules() if isinstance(m, LeanVLIFUp)]
+    assert len(ups) == 2
+    x = torch.randn(4, 1, 64, 6, 10, generator=g) * 0.3
+    img = torch.rand(1, 3, 16, 16, generator=g)
+    with torch.inference_mode():
+        assert torch.equal(ups[0](x), VLIFUp.forward(ups[0], x))
+        y = model(img)
+        monkeypatch.setattr(LeanVLIFUp, "forward", VLIFUp.forward)
+        monkeypatch.setattr(inference, "_lif_", lambda lif, v: lif(v))
+        monkeypatch.setattr(inference.LeanSMU, "head", lambda self, v: self.initial_residual(v))
+        assert torch.equal(model(img), y)
