@@ -38,7 +38,17 @@ from spikerain.heap import SlackRelease, release_freed_memory
 from spikerain.models.esdnet import ESDNet, SpikingResidualBlock, UpSampling
 from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, SeqUpsample2x, _fold_time, _unfold_time
 from spikerain.models.neurons import LIF, NILIF
-from spikerain.models.vlifnet import SDEM, SMU, VLIF, VLIFDown, VLIFNet, VLIFUp, patch_to_time, time_to_patch_channels
+from spikerain.models.vlifnet import (
+    PATCH,
+    SDEM,
+    SMU,
+    VLIF,
+    VLIFDown,
+    VLIFNet,
+    VLIFUp,
+    patch_to_time,
+    time_to_patch_channels,
+)
 
 #: conv -> BN pairs outside ``nn.Sequential`` (module class: (conv attribute, BN attribute) pairs), as called in
 #: the forwards of ``vlifnet.py``: ``bn(conv(.))`` with nothing in between.
@@ -188,14 +198,35 @@ class Owned:
         return v
 
 
+class _PatchFrames:
+    """``patch_to_time(y)`` as strided views of ``y``, one per step, without its copy: what ``LeanNILIF`` reads
+    (``shape``, ``dtype``, ``device``, ``[t]``). Elementwise work on a view gives the same bits as on a copy."""
+
+    def __init__(self, y: torch.Tensor, r: int = PATCH):
+        T, B, C, H, W = y.shape
+        self.r = r
+        self.view = y.reshape(T, B, C, H // r, r, W // r, r).permute(0, 4, 6, 1, 2, 3, 5)  # t dy dx b c i j
+        self.shape = torch.Size((T * r * r, B, C, H // r, W // r))
+        self.dtype, self.device = y.dtype, y.device
+
+    def __getitem__(self, tau: int) -> torch.Tensor:  # tau = r*r*t + r*dy + dx, as patch_to_time
+        r = self.r
+        return self.view[tau // (r * r), (tau % (r * r)) // r, tau % r]
+
+
 class LeanNILIF(NILIF):
     """NI-LIF inference, bit-identical with ``_nilif_inference``: (u - s) * beta + x as one fused add (beta is a
     power of two, so beta * d is exact and the sum rounds once either way)."""
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+    def fast(self) -> bool:
+        """Whether :meth:`forward` takes its own path (else NILIF's, which needs a tensor)."""
+        beta = self.params.decay
+        return not torch.is_grad_enabled() and beta > 0 and math.frexp(beta)[0] == 0.5
+
+    def forward(self, x_seq: torch.Tensor | _PatchFrames) -> torch.Tensor:
         p = self.params
         beta = p.decay
-        if torch.is_grad_enabled() or beta <= 0 or math.frexp(beta)[0] != 0.5:
+        if not self.fast():
             return super().forward(x_seq)
         out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
         u = x_seq[0]
@@ -456,10 +487,16 @@ class LeanSMU(SMU):
         return self.initial_residual(x)
 
     def tail(self, y: torch.Tensor) -> torch.Tensor:
-        s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
+        nilif = self.lif_node
+        frames = _PatchFrames(y) if isinstance(nilif, LeanNILIF) and nilif.fast() and y.is_contiguous() \
+            else patch_to_time(y)  # the ReLU twin's is a ReLU
+        s = nilif(frames).transpose(0, 1)  # [B, 16, C, h, w]
+        del frames
         s.mul_(self.time_attention(s))
-        z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
+        st = s.transpose(1, 2).contiguous()  # the copy Conv3d made of its input, with s dropped before it runs
         del s
+        z = self.temporal_compress(st).permute(2, 0, 1, 3, 4)
+        del st
         z = _attn_(self.attn_1, self.bn_1(self.conv_1(self.lif_1(z))))
         z = _attn_(self.attn_2, self.bn_2(self.conv_2(self.lif_2(z))))
         up = self.upsample(z)

@@ -21,8 +21,11 @@ CHUNK_BYTES = 8 << 20
 #: cut the peak by 170-200 MB but cost 20-30 % more time in page faults (``bench/memory.py --levers``)
 RELEASE_BYTES: int | None = None
 #: hand freed heap pages back only when those kept resident grew by more than this since the start or the last
-#: release (``heap.SlackRelease``, checked after each node and each step of a chain; None: never)
-RELEASE_SLACK: int | None = None
+#: release (``heap.SlackRelease``, checked after each node and each step of a chain; None: never). At 256x256,
+#: dim 48 (``bench/memory.py --levers --set fifth``): 64 MiB brought the peak to 0.96-0.97x the float forward's
+#: at 1.7x its time, 128 MiB to 0.98-0.99x at 1.5x, 256 MiB to 1.05-1.08x at 1.3-1.4x; below a few hundred
+#: pixels a side it never triggers
+RELEASE_SLACK: int | None = 128 << 20
 
 
 @dataclass
