@@ -290,28 +290,26 @@ def _lif_step(x_t: torch.Tensor, v: torch.Tensor | None, v_th: float, last: bool
 
 
 class StepLIF:
-    """One plain LIF (``LeanLIF.plain``) fed one step at a time, its buffers allocated at the first step and
-    reused at every later one, and with no ``masked_fill``: on this CPU build torch's ``masked_fill_`` (and
-    ``where``) take 10-15x the time of an elementwise op (8.5 ms against 0.6 ms on a 12 MiB map), which made
-    the reset most of a LIF's cost. Per step, the same values as ``LeanLIF``:
+    """One plain LIF (``LeanLIF.plain``) fed one step at a time, with no ``masked_fill``: on this CPU build
+    torch's ``masked_fill_`` (and ``where``) take 10-15x the time of an elementwise op (8.5 ms against 0.6 ms
+    on a 12 MiB map), which made the reset most of a LIF's cost. Per step, the same values as ``LeanLIF``:
 
     * the membrane ``h = x + v/2`` (the same ``add``), in place in the membrane buffer;
     * the spikes ``s = h >= v_th`` written straight as 0.0 / 1.0 (``ge`` into a float buffer);
     * the reset ``v = min(h, 1/s - 1)``: ``1/s - 1`` is +0 where the neuron fired and +inf where it did not,
       so ``v`` is +0 where it fired (h >= v_th > 0, +inf included) and ``h`` bit for bit elsewhere (NaN
-      included: ``minimum`` returns it), which is what ``masked_fill(fired, 0.0)`` gives.
+      included: ``minimum`` returns it; its payload may differ, which nothing reads), which is what
+      ``masked_fill(fired, 0.0)`` gives.
 
-    The spike map returned by :meth:`step` is overwritten by the next step: its reader must be done with it by
-    then (a convolution or upsampling has made its own output; ``_by_step`` copies a chain's last value)."""
+    Only the membrane lives from step to step; the spike map (unless ``out`` is given) and ``1/s - 1`` are
+    allocated per step and dropped by their readers, so a chain of several LIFs holds no more than before."""
 
     def __init__(self, v_th: float):
         self.v_th = v_th
         self.v: torch.Tensor | None = None  # the membrane after the last reset
-        self.s: torch.Tensor | None = None  # the spike buffer (when no ``out`` is given)
-        self.m: torch.Tensor | None = None  # 1/s - 1
 
     def step(self, x_t: torch.Tensor, last: bool, out: torch.Tensor | None = None) -> torch.Tensor:
-        """The spikes of one step (into ``out`` if given, else into the reused spike buffer)."""
+        """The spikes of one step (into ``out`` if given)."""
         first = self.v is None  # from rest: h = x_t, read in place
         if not first:
             h = torch.add(x_t, self.v, alpha=0.5, out=self.v)
@@ -320,16 +318,13 @@ class StepLIF:
         else:
             h = x_t
         if out is None:
-            if self.s is None:
-                self.s = torch.empty(h.shape, dtype=h.dtype, device=h.device)
-            out = self.s
+            out = torch.empty(h.shape, dtype=h.dtype, device=h.device)
         torch.ge(h, self.v_th, out=out)
         if last:
             self.v = None  # its reset is never read
             return out
-        self.m = torch.reciprocal(out, out=self.m) if self.m is not None else torch.reciprocal(out)
-        self.m.sub_(1.0)
-        self.v = torch.minimum(h, self.m) if h is x_t else torch.minimum(h, self.m, out=h)
+        m = torch.reciprocal(out).sub_(1.0)
+        self.v = torch.minimum(h, m) if h is x_t else torch.minimum(h, m, out=h)
         return out
 
 

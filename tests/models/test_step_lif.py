@@ -1,4 +1,4 @@
-"""``inference.StepLIF`` (the step-wise LIF with reused buffers) against the allocating step it replaced and the
+"""``inference.StepLIF`` (the step-wise LIF without masked_fill) against the allocating step it replaced and the
 inference LIF, bit for bit, on random inputs and edge cases; whole networks before/after it, bit for bit."""
 
 import math
@@ -46,7 +46,7 @@ def _edge_inputs(g: torch.Generator) -> torch.Tensor:
 
 
 def _spikes(x: torch.Tensor) -> list[torch.Tensor]:
-    """StepLIF's spikes per step, each read before the next step overwrites its buffer."""
+    """StepLIF's spikes per step."""
     lif, out = StepLIF(V_TH), []
     for t in range(x.shape[0]):
         out.append(lif.step(x[t], t + 1 == x.shape[0]).clone())
