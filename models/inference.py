@@ -23,6 +23,13 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
 With ``lean`` the blocks that own their sum (SRB, SDEM, SMU) also apply their attention in place, an SRB with a
 stepped shortcut adds each step of it straight into the sum, and (``RELEASE``) each such block with a large
 input first hands the heap's freed pages back (``spikerain.heap``); all bit-identical.
+
+Every plain LIF of the copy (``LeanLIF``, the stepped chains, VLIF-Net's upsamplings) runs ``StepLIF``: no
+``masked_fill`` (10-15x the time of an elementwise op on this CPU build), the reset as ``min(h, 1/s - 1)``.
+VLIF-Net's upsamplings (``LeanVLIFUp``, with ``by_step``) run their bilinear x2 and LIF one step at a time and
+their conv on all steps as before; its SMUs drop their input once their first SDEM has read it (``Owned``) and
+read ``patch_to_time`` as views; its two LIFs on the skip concatenations write their spikes over it. All
+bit-identical (``tests/models/test_step_lif.py``; ``docs/benchmarks.md``, fifth pass).
 """
 
 from __future__ import annotations
