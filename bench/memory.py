@@ -156,6 +156,15 @@ LEVER_SETS = {
         "both + freed heap pages handed back every 8 MiB": (set(), True, 8 << 20),
         "both + freed heap pages handed back every 64 MiB": (set(), True, 64 << 20),
     }),
+    # fifth pass: the LIF's reset without masked_fill_ (before: bc642bd's q_lif), and freed pages handed back
+    # only when more than a slack of them are resident (``heap.SlackRelease``)
+    "fifth": ("bc642bd", {
+        "before": ({"q_lif"}, True),
+        "LIF reset as a product": (set(), True),
+        "+ freed pages handed back beyond 64 MiB of slack": (set(), True, None, 64 << 20),
+        "+ freed pages handed back beyond 128 MiB of slack": (set(), True, None, 128 << 20),
+        "+ freed pages handed back beyond 256 MiB of slack": (set(), True, None, 256 << 20),
+    }),
 }
 
 
@@ -204,17 +213,18 @@ def levers_worker(spec: dict) -> dict:
     for _ in range(spec.get("repeats", 2)):
         for name, row in rows.items():
             if name in LEVERS:
-                old_ops, steps, release = (*LEVERS[name], None)[:3]
+                old_ops, steps, release, slack = (*LEVERS[name], None, None)[:4]
 
                 def kernel_of(n, old_ops=old_ops):
                     return old[n.op] if n.op in old_ops else int_kernel(n)
 
                 out = {}
 
-                def run(kernel_of=kernel_of, steps=steps, out=out, release=release):
+                def run(kernel_of=kernel_of, steps=steps, out=out, release=release, slack=slack):
                     with torch.inference_mode():
                         out.update(execute(qg, x, kernel_of, int32=int32, float32=f32,
-                                           chunk_bytes=CHUNK_BYTES if steps else None, release_bytes=release))
+                                           chunk_bytes=CHUNK_BYTES if steps else None, release_bytes=release,
+                                           release_slack=slack))
             else:
                 run, out = fwd, None
             t0 = time.perf_counter()
@@ -260,6 +270,15 @@ FLOAT_LEVERS = {
     "both": ("current", "current", False),
     "both + freed heap pages handed back before large blocks (current)": ("current", "current", True),
 }
+#: the fifth pass (``inference.RELEASE_SLACK``): (module, fused_conv from, RELEASE, RELEASE_SLACK)
+FLOAT_LEVERS_FIFTH = {
+    "freed pages handed back before every large block (before)": ("current", "current", True, None),
+    "no release": ("current", "current", False, None),
+    "handed back beyond 16 MiB of slack": ("current", "current", True, 16 << 20),
+    "handed back beyond 32 MiB of slack": ("current", "current", True, 32 << 20),
+    "handed back beyond 64 MiB of slack": ("current", "current", True, 64 << 20),
+}
+FLOAT_LEVER_SETS = {"fourth": FLOAT_LEVERS, "fifth": FLOAT_LEVERS_FIFTH}
 
 
 def float_levers_worker(spec: dict) -> dict:
@@ -272,10 +291,11 @@ def float_levers_worker(spec: dict) -> dict:
     from spikerain.models.registry import build_model
 
     torch.manual_seed(0)
-    module, fold_from, release = FLOAT_LEVERS[spec["variant"]]
+    module, fold_from, release, slack = (*FLOAT_LEVER_SETS[spec.get("set", "fourth")][spec["variant"]], None)[:4]
     mod = inference if module == "current" else _inference_at(FLOAT_BEFORE)
     mod.fused_conv = (inference if fold_from == "current" else _inference_at(FLOAT_BEFORE)).fused_conv
     inference.RELEASE = release
+    inference.RELEASE_SLACK = slack
     x = torch.rand(1, 3, spec["size"], spec["size"])
     model = mod.prepare_for_inference(build_model(spec["net"], dim=spec["dim"]))
     base = rss_mb()
@@ -292,28 +312,34 @@ def float_levers_worker(spec: dict) -> dict:
 
 def float_levers_main(args) -> int:
     rows = {}
+    fset = args.set if args.set in FLOAT_LEVER_SETS else "fourth"
     for _ in range(args.repeats):  # rounds of fresh processes, variants round-robin
-        for net in ("vlifnet", "esdnet"):
-            for v in FLOAT_LEVERS:
+        for net in args.nets:
+            for v in FLOAT_LEVER_SETS[fset]:
                 res = run_worker("bench.memory", {"mode": "float_levers", "net": net, "dim": args.dim,
-                                                  "size": args.size, "variant": v, "repeats": 3})
+                                                  "size": args.size, "variant": v, "repeats": 3, "set": fset})
                 print(json.dumps(res), flush=True)
                 rows.setdefault((net, v), []).append(res)
-    return float_levers_report(rows, args.dim, args.size, args.repeats)
+    return float_levers_report(rows, args.dim, args.size, args.repeats, fset, args.nets)
 
 
-def float_levers_report(rows: dict, dim: int, size: int, repeats: int) -> int:
+def float_levers_report(rows: dict, dim: int, size: int, repeats: int, fset: str = "fourth",
+                        nets=("vlifnet", "esdnet")) -> int:
     """The table and JSON of ``--float-levers`` from its workers' rows ((net, variant) -> one per round)."""
-    name = f"float_memory_{dim}_{size}"
+    FLOAT_LEVERS = FLOAT_LEVER_SETS[fset]  # noqa: N806 (the set's variants, the first one the baseline)
+    first = next(iter(FLOAT_LEVERS))
+    name = f"float_memory_{dim}_{size}" + ("" if fset == "fourth" else f"_{fset}")
     md = [f"## Float forward memory levers (`bench/memory.py --float-levers`, dim {dim}, "
           f"{size}x{size})", "",
           f"Each variant in a fresh process (as `bench/models.py`: build, prepare, one warm-up and three forwards, "
           f"two threads), {repeats} rounds round-robin; peak RSS of the process (lowest and highest of the "
-          f"rounds), resident before the first forward, median forward time (fastest round). 'before' is "
-          f"`models/inference.py` of {FLOAT_BEFORE}; every variant's output is the same (checked by its sum).", ""]
+          f"rounds), resident before the first forward, median forward time (fastest round). "
+          + (f"'before' is `models/inference.py` of {FLOAT_BEFORE}" if fset == "fourth" else
+             f"'vs before' is against '{first}'")
+          + "; every variant's output is the same (checked by its sum).", ""]
     table = []
-    for net in ("vlifnet", "esdnet"):
-        b = min(x["peak_rss_mb"] for x in rows[(net, "before")])
+    for net in nets:
+        b = min(x["peak_rss_mb"] for x in rows[(net, first)])
         md += [f"**{net}**", "",
                "| variant | peak RSS (low-high) | vs before | resident before the forward | forward |",
                "|---|---|---|---|---|"]
@@ -403,6 +429,7 @@ def main(argv=None) -> int:
     ap.add_argument("--set", choices=sorted(LEVER_SETS), default="fourth", help="which pass's levers (--levers)")
     ap.add_argument("--float-levers", action="store_true", help="the float forward's memory levers instead")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--nets", nargs="+", default=["vlifnet", "esdnet"], help="networks (--float-levers)")
     args = ap.parse_args(argv)
     if args.levers:
         return levers_main(args)

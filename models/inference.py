@@ -23,6 +23,13 @@ its state dict are untouched) with any subset of these levers (``docs/benchmarks
 With ``lean`` the blocks that own their sum (SRB, SDEM, SMU) also apply their attention in place, an SRB with a
 stepped shortcut adds each step of it straight into the sum, and (``RELEASE``) each such block with a large
 input first hands the heap's freed pages back (``spikerain.heap``); all bit-identical.
+
+Every plain LIF of the copy (``LeanLIF``, the stepped chains, VLIF-Net's upsamplings) runs ``StepLIF``: no
+``masked_fill`` (10-15x the time of an elementwise op on this CPU build), the reset as ``min(h, 1/s - 1)``.
+VLIF-Net's upsamplings (``LeanVLIFUp``, with ``by_step``) run their bilinear x2 and LIF one step at a time and
+their conv on all steps as before; its SMUs drop their input once their first SDEM has read it (``Owned``) and
+read ``patch_to_time`` as views; its two LIFs on the skip concatenations write their spikes over it. All
+bit-identical (``tests/models/test_step_lif.py``; ``docs/benchmarks.md``, fifth pass).
 """
 
 from __future__ import annotations
@@ -34,11 +41,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spikerain.heap import release_freed_memory
+from spikerain.heap import SlackRelease, release_freed_memory
 from spikerain.models.esdnet import ESDNet, SpikingResidualBlock, UpSampling
 from spikerain.models.layers import MultiDimensionalAttention, SeqConv2d, SeqUpsample2x, _fold_time, _unfold_time
 from spikerain.models.neurons import LIF, NILIF
-from spikerain.models.vlifnet import SDEM, SMU, VLIF, VLIFDown, VLIFNet, VLIFUp, patch_to_time, time_to_patch_channels
+from spikerain.models.vlifnet import (
+    PATCH,
+    SDEM,
+    SMU,
+    VLIF,
+    VLIFDown,
+    VLIFNet,
+    VLIFUp,
+    patch_to_time,
+    time_to_patch_channels,
+)
 
 #: conv -> BN pairs outside ``nn.Sequential`` (module class: (conv attribute, BN attribute) pairs), as called in
 #: the forwards of ``vlifnet.py``: ``bn(conv(.))`` with nothing in between.
@@ -129,30 +146,94 @@ class LeanLIF(LIF):
         """The parameters this class (and ``_by_step``) computes with fewer passes."""
         return p.tau == 2.0 and p.v_reset == 0.0 and not p.decay_input
 
+    owns_input = False  # set by ``_lif_`` for one call: the spikes go over the input (``forward_``)
+
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         p = self.params
         if torch.is_grad_enabled() or not self.plain(p):
             return super().forward(x_seq)
+        if self.owns_input:
+            return self.forward_(x_seq)
+        return self._spikes(x_seq)
+
+    def _spikes(self, x_seq: torch.Tensor) -> torch.Tensor:
+        p = self.params
         T = x_seq.shape[0]
         out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
-        v = None
+        lif = StepLIF(p.v_threshold)
         for t in range(T):
-            h = x_seq[t] if v is None else torch.add(x_seq[t], v, alpha=0.5)
-            fired = h >= p.v_threshold
-            out[t].copy_(fired)
-            if t + 1 < T:
-                v = h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0)
+            lif.step(x_seq[t], t + 1 == T, out=out[t])
         return out
+
+    def forward_(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """``forward`` on an ``x_seq`` the caller owns and drops: the spikes of step t are written over its
+        input once the membrane has read it, so no second buffer of x's size exists."""
+        if torch.is_grad_enabled() or not self.plain(self.params):
+            return LIF.forward(self, x_seq)
+        if not x_seq.is_contiguous():  # a view (a stride-0 time axis): not ours to write over
+            return self._spikes(x_seq)
+        T = x_seq.shape[0]
+        lif = StepLIF(self.params.v_threshold)
+        for t in range(T):
+            lif.step(x_seq[t], t + 1 == T, out=x_seq[t])
+        return x_seq
+
+
+def _lif_(lif: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``lif(x)`` on an ``x`` the caller owns: in place for the lean LIF (the ReLU twin's is a ReLU). Called
+    through the module, so its hooks see it as before."""
+    if not isinstance(lif, LeanLIF):
+        return lif(x)
+    lif.owns_input = True
+    try:
+        return lif(x)
+    finally:
+        lif.owns_input = False
+
+
+class Owned:
+    """A block's input handed over with no reference left in the caller (``box = Owned(v); del v``): the block
+    takes it and can drop it once read."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: torch.Tensor):
+        self.value = value
+
+    def take(self) -> torch.Tensor:
+        v, self.value = self.value, None
+        return v
+
+
+class _PatchFrames:
+    """``patch_to_time(y)`` as strided views of ``y``, one per step, without its copy: what ``LeanNILIF`` reads
+    (``shape``, ``dtype``, ``device``, ``[t]``). Elementwise work on a view gives the same bits as on a copy."""
+
+    def __init__(self, y: torch.Tensor, r: int = PATCH):
+        T, B, C, H, W = y.shape
+        self.r = r
+        self.view = y.reshape(T, B, C, H // r, r, W // r, r).permute(0, 4, 6, 1, 2, 3, 5)  # t dy dx b c i j
+        self.shape = torch.Size((T * r * r, B, C, H // r, W // r))
+        self.dtype, self.device = y.dtype, y.device
+
+    def __getitem__(self, tau: int) -> torch.Tensor:  # tau = r*r*t + r*dy + dx, as patch_to_time
+        r = self.r
+        return self.view[tau // (r * r), (tau % (r * r)) // r, tau % r]
 
 
 class LeanNILIF(NILIF):
     """NI-LIF inference, bit-identical with ``_nilif_inference``: (u - s) * beta + x as one fused add (beta is a
     power of two, so beta * d is exact and the sum rounds once either way)."""
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+    def fast(self) -> bool:
+        """Whether :meth:`forward` takes its own path (else NILIF's, which needs a tensor)."""
+        beta = self.params.decay
+        return not torch.is_grad_enabled() and beta > 0 and math.frexp(beta)[0] == 0.5
+
+    def forward(self, x_seq: torch.Tensor | _PatchFrames) -> torch.Tensor:
         p = self.params
         beta = p.decay
-        if torch.is_grad_enabled() or beta <= 0 or math.frexp(beta)[0] != 0.5:
+        if not self.fast():
             return super().forward(x_seq)
         out = torch.empty(x_seq.shape, dtype=x_seq.dtype, device=x_seq.device)
         u = x_seq[0]
@@ -174,9 +255,27 @@ STEP_BYTES = 8 << 20
 RELEASE = True
 
 
+#: with RELEASE: None hands the pages back before every such block; a number of bytes only when the freed pages
+#: kept resident grew by more than that since the forward began or the last release (``heap.SlackRelease``)
+RELEASE_SLACK: int | None = None
+
+_watch: list[SlackRelease] = []  # the running forward's, set by _start_forward
+
+
+def _start_forward() -> None:
+    """At the top of a network's forward: a fresh limit for the slack policy (what is idle now is the base)."""
+    _watch.clear()
+    if RELEASE and RELEASE_SLACK is not None and not torch.is_grad_enabled():
+        _watch.append(SlackRelease(RELEASE_SLACK))
+        _watch[0].check()
+
+
 def _release_before(x: torch.Tensor) -> None:
     if RELEASE and x.nbytes >= STEP_BYTES and not torch.is_grad_enabled():
-        release_freed_memory()
+        if RELEASE_SLACK is None:
+            release_freed_memory()
+        elif _watch:
+            _watch[0].check()
 
 
 _STEP_MODULES = (LIF, nn.Conv2d, nn.Identity, nn.BatchNorm2d, SeqUpsample2x)
@@ -197,17 +296,57 @@ def _lif_step(x_t: torch.Tensor, v: torch.Tensor | None, v_th: float, last: bool
     return s, (h.masked_fill(fired, 0.0) if v is None else h.masked_fill_(fired, 0.0))
 
 
+class StepLIF:
+    """One plain LIF (``LeanLIF.plain``) fed one step at a time, with no ``masked_fill``: on this CPU build
+    torch's ``masked_fill_`` (and ``where``) take 10-15x the time of an elementwise op (8.5 ms against 0.6 ms
+    on a 12 MiB map), which made the reset most of a LIF's cost. Per step, the same values as ``LeanLIF``:
+
+    * the membrane ``h = x + v/2`` (the same ``add``), in place in the membrane buffer;
+    * the spikes ``s = h >= v_th`` written straight as 0.0 / 1.0 (``ge`` into a float buffer);
+    * the reset ``v = min(h, 1/s - 1)``: ``1/s - 1`` is +0 where the neuron fired and +inf where it did not,
+      so ``v`` is +0 where it fired (h >= v_th > 0, +inf included) and ``h`` bit for bit elsewhere (NaN
+      included: ``minimum`` returns it; its payload may differ, which nothing reads), which is what
+      ``masked_fill(fired, 0.0)`` gives.
+
+    Only the membrane lives from step to step; the spike map (unless ``out`` is given) and ``1/s - 1`` are
+    allocated per step and dropped by their readers, so a chain of several LIFs holds no more than before."""
+
+    def __init__(self, v_th: float):
+        self.v_th = v_th
+        self.v: torch.Tensor | None = None  # the membrane after the last reset
+
+    def step(self, x_t: torch.Tensor, last: bool, out: torch.Tensor | None = None) -> torch.Tensor:
+        """The spikes of one step (into ``out`` if given)."""
+        first = self.v is None  # from rest: h = x_t, read in place
+        if not first:
+            h = torch.add(x_t, self.v, alpha=0.5, out=self.v)
+        elif out is not None and not last and out.data_ptr() == x_t.data_ptr():
+            h = x_t.clone()  # the spikes go over x_t (``LeanLIF.forward_``): the membrane needs its own copy
+        else:
+            h = x_t
+        if out is None:
+            out = torch.empty(h.shape, dtype=h.dtype, device=h.device)
+        torch.ge(h, self.v_th, out=out)
+        if last:
+            self.v = None  # its reset is never read
+            return out
+        m = torch.reciprocal(out).sub_(1.0)
+        self.v = torch.minimum(h, m) if h is x_t else torch.minimum(h, m, out=h)
+        return out
+
+
 def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
     """``mods`` (LIF / conv / BN / x2 upsampling, in order) on ``x`` [T, B, ...] one step at a time; each LIF
-    keeps its membrane across steps with ``LeanLIF``'s operations (so its spikes are the same bits)."""
+    keeps its membrane across steps with ``LeanLIF``'s operations (``StepLIF``: so its spikes are the same
+    bits)."""
     T = x.shape[0]
-    state: dict[int, torch.Tensor] = {}
+    lifs = {i: StepLIF(m.params.v_threshold) for i, m in enumerate(mods) if isinstance(m, LIF)}
     out = None
     for t in range(T):
         h = x[t]
         for i, m in enumerate(mods):
-            if isinstance(m, LIF):
-                h, state[i] = _lif_step(h, state.get(i), m.params.v_threshold, t + 1 == T)
+            if i in lifs:
+                h = lifs[i].step(h, t + 1 == T)
             elif isinstance(m, SeqUpsample2x):
                 h = F.interpolate(h, scale_factor=2, mode="bilinear", align_corners=False)
             else:
@@ -215,6 +354,9 @@ def _by_step(mods, x: torch.Tensor) -> torch.Tensor:
         if out is None:
             out = torch.empty((T, *h.shape), dtype=h.dtype)
         out[t] = h
+        del h
+        if _watch:  # the slack policy: between steps too
+            _watch[0].check()
     return out
 
 
@@ -239,6 +381,28 @@ class LeanUpSampling(UpSampling):
         if torch.is_grad_enabled() or x.shape[0] < 2 or 4 * x.nbytes < STEP_BYTES:
             return super().forward(x)
         return _by_step([self.upsample, *self.up], x)
+
+
+class LeanVLIFUp(VLIFUp):
+    """VLIF-Net's upsampling (bilinear x2 -> LIF -> conv -> BN) with the upsampling and the LIF one step at a
+    time (``by_step``): the upsampled map exists for one step only, the spikes are written straight into one
+    whole-T buffer, and the conv runs on all steps at once as before (so every bit is the same: the bilinear
+    x2 and the LIF work pixel by pixel within a step)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lif = self.lif
+        if torch.is_grad_enabled() or x.shape[0] < 2 or 4 * x.nbytes < STEP_BYTES \
+                or not (isinstance(lif, LIF) and LeanLIF.plain(lif.params)):
+            return super().forward(x)
+        T = x.shape[0]
+        spikes, step = None, StepLIF(lif.params.v_threshold)
+        for t in range(T):
+            up = F.interpolate(x[t], scale_factor=2, mode="bilinear", align_corners=False)
+            if spikes is None:
+                spikes = torch.empty((T, *up.shape), dtype=up.dtype)
+            step.step(up, t + 1 == T, out=spikes[t])
+            del up
+        return self.bn(self.conv(spikes))
 
 
 class LeanMAU(MultiDimensionalAttention):
@@ -315,13 +479,26 @@ class LeanSDEM(SDEM):
 
 
 class LeanSMU(SMU):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor | Owned) -> torch.Tensor:
+        """``x`` as ``Owned``: the input is dropped once the opening SDEM has read it, not held while the rest
+        of the block runs (12 MiB at 128x128)."""
+        return self.tail(self.head(x.take() if isinstance(x, Owned) else x))
+
+    def head(self, x: torch.Tensor) -> torch.Tensor:
         _release_before(x)
-        y = self.initial_residual(x)
-        s = self.lif_node(patch_to_time(y)).transpose(0, 1)  # [B, 16, C, h, w]
+        return self.initial_residual(x)
+
+    def tail(self, y: torch.Tensor) -> torch.Tensor:
+        nilif = self.lif_node
+        frames = _PatchFrames(y) if isinstance(nilif, LeanNILIF) and nilif.fast() and y.is_contiguous() \
+            else patch_to_time(y)  # the ReLU twin's is a ReLU
+        s = nilif(frames).transpose(0, 1)  # [B, 16, C, h, w]
+        del frames
         s.mul_(self.time_attention(s))
-        z = self.temporal_compress(s.transpose(1, 2)).permute(2, 0, 1, 3, 4)
+        st = s.transpose(1, 2).contiguous()  # the copy Conv3d made of its input, with s dropped before it runs
         del s
+        z = self.temporal_compress(st).permute(2, 0, 1, 3, 4)
+        del st
         z = _attn_(self.attn_1, self.bn_1(self.conv_1(self.lif_1(z))))
         z = _attn_(self.attn_2, self.bn_2(self.conv_2(self.lif_2(z))))
         up = self.upsample(z)
@@ -345,6 +522,7 @@ class LeanSRB(SpikingResidualBlock):
 
 class LeanVLIFNet(VLIFNet):
     def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
+        _start_forward()
         x = self.patch_embed(inp_img.unsqueeze(0)).expand(self.T, -1, -1, -1, -1)
         e1 = self.encoder_level1(x)
         del x
@@ -352,13 +530,16 @@ class LeanVLIFNet(VLIFNet):
         d3 = self.decoder_level3(self.encoder_level3(self.down2_3(e2)))
         c2 = torch.cat([self.up3_2(d3), e2], dim=2)
         del d3, e2
-        d2 = self.decoder_level2(self.reduce_bn_level2(self.reduce_conv_level2(self.lif_level2(c2))))
+        d2 = self.decoder_level2(self.reduce_bn_level2(self.reduce_conv_level2(_lif_(self.lif_level2, c2))))
         del c2
         c1 = torch.cat([self.up2_1(d2), e1], dim=2)
         del d2, e1
-        d1 = self.reduce_bn_level1(self.reduce_conv_level1(self.lif_level1(c1)))
+        d1 = self.reduce_bn_level1(self.reduce_conv_level1(_lif_(self.lif_level1, c1)))
         del c1
-        d1 = self.additional_sunet_level1(self.decoder_level1(d1))
+        for smu in (self.decoder_level1, self.additional_sunet_level1):
+            box = Owned(d1)  # the block drops its input once its first SDEM has read it
+            del d1
+            d1 = smu(box)
         if self.refinement_blocks is not None:
             d1 = self.refinement_blocks(d1)
         return self.output(d1.mean(0)) + inp_img
@@ -366,6 +547,7 @@ class LeanVLIFNet(VLIFNet):
 
 class LeanESDNet(ESDNet):
     def forward(self, inp_img: torch.Tensor) -> torch.Tensor:
+        _start_forward()
         x = self.patch_embed(inp_img.unsqueeze(0)).expand(self.T, -1, -1, -1, -1)
         e1 = self.encoder_level1(x)
         del x
@@ -386,6 +568,7 @@ _LEAN = {
     MultiDimensionalAttention: LeanMAU,
     VLIF: LeanVLIF,
     SDEM: LeanSDEM,
+    SMU: LeanSMU,  # (missing before this pass: the SMUs ran the training forward)
     SpikingResidualBlock: LeanSRB,
     VLIFNet: LeanVLIFNet,
     ESDNet: LeanESDNet,
@@ -401,6 +584,9 @@ def _use_steps(m: nn.Module) -> int:
             n += 1
         elif type(mod) is UpSampling and _steppable([mod.upsample, *mod.up]):
             mod.__class__ = LeanUpSampling
+            n += 1
+        elif type(mod) is VLIFUp:
+            mod.__class__ = LeanVLIFUp
             n += 1
     return n
 

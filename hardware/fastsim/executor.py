@@ -21,7 +21,7 @@ import torch
 
 from spikerain.converter import ir
 from spikerain.hardware.fastsim.int_kernels import int32_to_float32_
-from spikerain.heap import release_freed_memory
+from spikerain.heap import SlackRelease, release_freed_memory
 
 _INTS = (torch.int32, torch.int64)
 
@@ -74,7 +74,11 @@ def _run(n: ir.Node, args, kernel_of, kw: dict, int32, float32) -> torch.Tensor:
     return v
 
 
-def _run_by_step(chain, values, kernel_of, stats, int32, float32) -> torch.Tensor | None:
+def _live(values: dict[str, torch.Tensor], *more: torch.Tensor) -> int:
+    return sum(v.nbytes for v in values.values()) + sum(v.nbytes for v in more)
+
+
+def _run_by_step(chain, values, kernel_of, stats, int32, float32, watch=None) -> torch.Tensor | None:
     """The chain one time step at a time (module docstring); None if its inputs do not share T > 1 steps."""
     names = {m.name for m in chain}
     ext = [values[i] for m in chain for i in m.inputs if i not in names]
@@ -92,6 +96,9 @@ def _run_by_step(chain, values, kernel_of, stats, int32, float32) -> torch.Tenso
         if out is None:
             out = torch.empty((T, *y.shape[1:]), dtype=y.dtype)
         out[t:t + 1] = y
+        del y
+        if watch is not None:
+            watch.check(_live(values, out))
     return out
 
 
@@ -99,7 +106,7 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
             observe: Callable[[ir.Node, torch.Tensor], None] | None = None,
             stats: dict | None = None, int32: frozenset[str] | None = None,
             float32: frozenset[str] = frozenset(), chunk_bytes: int | None = None,
-            release_bytes: int | None = None) -> dict[str, torch.Tensor]:
+            release_bytes: int | None = None, release_slack: int | None = None) -> dict[str, torch.Tensor]:
     """Run ``graph`` on ``x``; returns the outputs, or every node's value if ``keep``.
 
     ``observe(node, value)`` sees every value once (int32 where ``int32`` narrowed it); ``stats`` (integer
@@ -107,8 +114,13 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
     whose inputs hold at least this many bytes one time step at a time (module docstring; integer kernels
     without ``observe`` or ``keep`` only). ``release_bytes``: once values of at least that many bytes in all
     were freed, hand the heap's free pages back (``spikerain.heap``: glibc keeps the step-sized buffers' pages
-    resident otherwise).
+    resident otherwise). ``release_slack``: after each node (and each step of a chain), hand them back only if
+    the resident bytes malloc holds for no live block grew by more than that since the start or the last
+    release (``spikerain.heap.SlackRelease``: a bounded overhead, few releases).
     """
+    watch = SlackRelease(release_slack) if release_slack is not None else None
+    if watch is not None:
+        watch.check(0)
     remaining = {k: len(v) for k, v in graph.consumers().items()}
     chains = frame_chains(graph) if chunk_bytes is not None and int32 is not None and observe is None \
         and not keep else {}
@@ -132,12 +144,14 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
         if chain is not None:
             names = {m.name for m in chain}
             size = sum(values[i].nbytes for m in chain for i in set(m.inputs) - names)
-            out = _run_by_step(chain, values, kernel_of, stats, int32, float32) if size >= chunk_bytes else None
+            out = _run_by_step(chain, values, kernel_of, stats, int32, float32, watch) if size >= chunk_bytes else None
             if out is not None:
                 values[chain[-1].name] = out
                 done.update(names)
                 for i in (i for m in chain for i in m.inputs if i not in names):
                     drop(i)
+                if watch is not None:
+                    watch.check(_live(values))
                 continue
         args = [values[i] for i in n.inputs] if n.inputs else [x]
         kw = {} if stats is None else {"stats": stats.setdefault(n.name, {})}
@@ -147,5 +161,7 @@ def execute(graph: ir.Graph, x: torch.Tensor, kernel_of: Callable[[str], Callabl
         if not keep:
             for i in n.inputs:
                 drop(i)
+        if watch is not None:
+            watch.check(_live(values))
     out = values if keep else {o: values[o] for o in graph.outputs}
     return out if int32 is None else {k: _int64(v) for k, v in out.items()}

@@ -286,11 +286,15 @@ def _lif_fast(n: q.QLIF, x: torch.Tensor) -> torch.Tensor:
         if v is None:
             v = x[t] << loihi.ACT_SHIFT
         else:
-            v = torch.div(v, 2, rounding_mode="trunc").add_(x[t], alpha=1 << loihi.ACT_SHIFT)
+            # v / 2 rounded toward zero as (v + (v < 0)) >> 1: integer division has no vector instruction
+            # (2.5x the time of these three passes); v + 1 cannot overflow where v < 0
+            sign = v.element_size() * 8 - 1
+            v = torch.bitwise_right_shift(v, sign).bitwise_and_(1).add_(v).bitwise_right_shift_(1)
+            v.add_(x[t], alpha=1 << loihi.ACT_SHIFT)
         s = v > vth
         out[t] = s
         if t + 1 < T:  # the last step's reset is never read
-            v.masked_fill_(s, 0)
+            v.mul_(~s)  # v * 0 or v * 1: masked_fill_(s, 0) in integers, at a sixth of its time on this CPU
     return out
 
 
@@ -320,7 +324,7 @@ def k_lif(n: q.QLIF, x, stats=None):
         _count(stats, "saturated", ((v > lim) | (v < -lim)).sum())
         v = v.clamp(-lim, lim)
         s = v > vth
-        v = v.masked_fill(s, 0)
+        v = v * ~s  # masked_fill(s, 0) in integers, several times faster
         out[t] = s
     return out
 

@@ -56,3 +56,13 @@ def test_freed_pages_handed_back_change_no_bit(graph_and_image):
     for o in qg.outputs:
         np.testing.assert_array_equal(released[o].numpy(), kept[o].numpy())
     assert released_stats == kept_stats
+
+
+def test_freed_pages_handed_back_beyond_a_slack_change_no_bit(graph_and_image):
+    _, qg, x = graph_and_image
+    kept_stats, released_stats = {}, {}
+    kept = simulate(qg, torch.from_numpy(x), stats=kept_stats, chunk_bytes=0, release_slack=None)
+    released = simulate(qg, torch.from_numpy(x), stats=released_stats, chunk_bytes=0, release_slack=0)  # any growth
+    for o in qg.outputs:
+        np.testing.assert_array_equal(released[o].numpy(), kept[o].numpy())
+    assert released_stats == kept_stats
