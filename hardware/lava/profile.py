@@ -2,8 +2,9 @@
 
 Set ``SPIKERAIN_LAVA_PROFILE=DIR`` (read once, when the network is built) and every Lava process of the graph,
 stock or spikerain's, runs a subclass of the ProcessModel Lava would pick for it whose ``run_spk`` is timed:
-per process its kind, steps, the CPU time its main thread spends in ``run_spk`` (the model's own work: compute,
-plus putting messages into and taking them out of Lava's channels) and the CPU time of the whole OS process over
+per process its kind, steps, the CPU time its main thread spends in ``run_spk`` (the model's own work), the part of
+that spent in its ports' ``recv``/``send`` (Lava's channels: copies into and out of shared memory, semaphores,
+queues; the rest is compute), and the CPU time of the whole OS process over
 the run (Lava's command loop and the helper threads every channel port runs, besides ``run_spk``). Each process
 writes ``DIR/<pid>.json`` when the runtime stops it. The runner also records the CPU time of Lava's other
 processes (the runtime service that drives every step) and of its own. :func:`summary` sums it all per process
@@ -36,6 +37,11 @@ def timed(model: type) -> type:
         p = self._prof
         if p["cpu0"] is None:
             p["cpu0"] = time.process_time()
+            p["io_cpu"] = 0.0
+            for port in self.py_ports:  # time the port operations of this instance apart from the compute
+                for meth in ("recv", "send"):
+                    if hasattr(port, meth):
+                        setattr(port, meth, _io_timer(getattr(port, meth), p))
         c, w = time.thread_time(), time.perf_counter()
         model.run_spk(self)
         p["spk_cpu"] += time.thread_time() - c
@@ -48,6 +54,7 @@ def timed(model: type) -> type:
         if out and p["cpu0"] is not None:
             rec = {"pid": os.getpid(), "name": getattr(self, "_prof_name", ""), "model": model.__name__,
                    "steps": p["steps"], "spk_cpu_s": p["spk_cpu"], "spk_wall_s": p["spk_wall"],
+                   "port_io_cpu_s": p["io_cpu"],
                    "process_cpu_s": time.process_time() - p["cpu0"]}
             path = os.path.join(out, f"{os.getpid()}.json")
             with open(path + ".tmp", "w", encoding="utf-8") as f:
@@ -56,6 +63,17 @@ def timed(model: type) -> type:
         model._stop(self)
 
     return type(f"Timed{model.__name__}", (model,), {"__init__": __init__, "run_spk": run_spk, "_stop": _stop})
+
+
+def _io_timer(method, p: dict):
+    def timed_io(*args):
+        c = time.thread_time()
+        try:
+            return method(*args)
+        finally:
+            p["io_cpu"] += time.thread_time() - c
+
+    return timed_io
 
 
 def instrument(procs: dict, model_map: dict, cfg) -> dict:
@@ -104,16 +122,19 @@ def summary(out_dir: str, before: dict, after: dict, wall: dict, steps: int) -> 
                 recs.append(json.load(fh))
     kinds: dict[str, dict] = {}
     for r in recs:
-        k = kinds.setdefault(r["model"], {"processes": 0, "spk_cpu_s": 0.0, "process_cpu_s": 0.0})
+        k = kinds.setdefault(r["model"], {"processes": 0, "spk_cpu_s": 0.0, "port_io_cpu_s": 0.0,
+                                          "process_cpu_s": 0.0})
         k["processes"] += 1
-        k["spk_cpu_s"] += r["spk_cpu_s"]
-        k["process_cpu_s"] += r["process_cpu_s"]
+        for f in ("spk_cpu_s", "port_io_cpu_s", "process_cpu_s"):
+            k[f] += r[f]
     models = {r["pid"] for r in recs}
     others = sum(c - before["children"].get(p, 0.0) for p, c in after["children"].items() if p not in models)
     spk = sum(k["spk_cpu_s"] for k in kinds.values())
+    io = sum(k["port_io_cpu_s"] for k in kinds.values())
     proc = sum(k["process_cpu_s"] for k in kinds.values())
     return {"steps": steps, "wall_s": wall, "processes_profiled": len(recs),
-            "run_spk_cpu_s": spk, "model_processes_cpu_s": proc, "lava_loop_and_channels_cpu_s": proc - spk,
+            "run_spk_cpu_s": spk, "port_io_cpu_s": io, "compute_cpu_s": spk - io,
+            "model_processes_cpu_s": proc, "lava_loop_and_channels_cpu_s": proc - spk,
             "runtime_service_and_other_children_cpu_s": others, "runner_cpu_s": after["self"] - before["self"],
             "by_model": dict(sorted(kinds.items(), key=lambda kv: -kv[1]["process_cpu_s"])),
             "per_process": sorted(recs, key=lambda r: -r["process_cpu_s"])}
