@@ -1,6 +1,6 @@
 """Opt-in profile of a Lava run: where the CPU time of every Lava process goes.
 
-Set ``SPIKERAIN_LAVA_PROFILE=DIR`` (read once, when the network is built) and every Lava process of the graph,
+Set ``SPIKERAIN_LAVA_PROFILE=DIR`` (read when a run starts) and every Lava process of the graph,
 stock or spikerain's, runs a subclass of the ProcessModel Lava would pick for it whose ``run_spk`` is timed:
 per process its kind, steps, the CPU time its main thread spends in ``run_spk`` (the model's own work), the part of
 that spent in its ports' ``recv``/``send`` (Lava's channels: copies into and out of shared memory, semaphores,
