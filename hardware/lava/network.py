@@ -22,6 +22,7 @@ from spikerain.converter.ir import quantized as q
 from spikerain.converter.ir.synapse import pair
 from spikerain.errors import UnsupportedOpError
 from spikerain.hardware.kernels.reference import reference_kernel
+from spikerain.hardware.lava import profile
 from spikerain.hardware.schedule import HOST_SEGMENT, Schedule, build_schedule, phases, tile_period
 
 CONV_MODELS = ("vectorised", "stock")
@@ -423,6 +424,7 @@ class LavaResult:
     steps: int
     record: dict = field(default_factory=dict)  # LIF layer -> {"s", "u", "v": [T, C, H, W]}, when recording
     steps_run: int = 0  # steps of the whole run (all tiles, pipelined)
+    profile: dict | None = None  # hardware/lava/profile.py's summary, when SPIKERAIN_LAVA_PROFILE is set
 
 
 PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported between calls
@@ -458,11 +460,16 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
     total = s.steps + (n_tiles - 1) * net.period
     cfg = (Loihi2HwCfg(exception_proc_model_map=net.model_map) if hardware
            else Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map))
+    prof_dir = None if hardware else profile.profile_dir()
+    if prof_dir:  # opt-in: every process runs a timed subclass of its model (hardware/lava/profile.py)
+        cfg = Loihi2SimCfg(select_tag="fixed_pt",
+                           exception_proc_model_map=profile.instrument(net.procs, net.model_map, cfg))
     sink = net.procs["sink"]
     t0 = time.perf_counter()
     sink.create_runtime(run_cfg=cfg)
     COUNTERS["runtime_compiles"] += 1
     t1 = time.perf_counter()
+    cpu0 = profile.snapshot() if prof_dir else None
     results: list[LavaResult] = []
     ran = False
     outputs: list[np.ndarray] = []
@@ -482,6 +489,7 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
                 if on_tile is not None:
                     on_tile(len(outputs), n_tiles)
         t2 = time.perf_counter()
+        cpu1 = profile.snapshot() if prof_dir else None
         got = _read_vars(net)
         got["outputs"] = outputs
         for k in range(n_tiles):
@@ -498,6 +506,8 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
             sink.stop()
             if results:
                 results[-1].seconds["stop"] = time.perf_counter() - t4
+    if prof_dir and results:
+        results[0].profile = profile.summary(prof_dir, cpu0, cpu1, {"compile": t1 - t0, "run": t2 - t1}, total)
     return results
 
 

@@ -73,6 +73,8 @@ def run_job(job: dict) -> dict:
             "schedule": schedule.summary(), "energy": res.energy,
             "realisation": classify(g, schedule),
             "conv_model": job.get("conv_model", "vectorised"), **COUNTERS}
+    if res.profile is not None:
+        meta["profile"] = res.profile
     if tiles:
         meta["tiles"] = [{"counts": split_concat_counts(g, schedule, r.counts), "energy": r.energy,
                           "seconds": r.seconds} for r in results]

@@ -148,6 +148,15 @@ class PySegmentModelBase(PyLoihiProcessModel):
         self.slot = {k: i for i, k in enumerate(self.plan.energy_slots)}
         self.memo: dict = {}
         self.column = 0  # the counts/energy column of the tile being counted
+        # per port, fixed at build time: each part's slice of the (packed) message and, for a send, the message of
+        # a step where no part is in its frames (zeros, then the constant ones): sent as it is, copied to fill
+        # (a port's send() copies the array into the channel, so one kept array serves every step)
+        # A bundle from one segment to another ("b") travels only at steps where one of its parts is in its frames:
+        # both ends know those steps from the same plan, so the sender skips the send and the receiver the recv
+        # (Lava's channels are FIFOs; stock processes send and receive every step, so their ports always travel)
+        self.ins = [(f"in{k}", b.packed, _slices(b), b.key[0] == "b") for k, b in enumerate(self.plan.inputs)]
+        self.outs = [(f"out{k}", b.packed, _slices(b), _idle_message(b), b.key[0] == "b")
+                     for k, b in enumerate(self.plan.outputs)]
 
     def add(self, record: str, field_: str, t: int, amount: int) -> None:
         """Accumulator interface for :meth:`EnergyPlan.count_frame`: counters live in the ``energy`` Var."""
@@ -199,36 +208,53 @@ class PySegmentModelBase(PyLoihiProcessModel):
             raise RuntimeError(f"fault injected at step {t}")
         for action, n in plan.program:
             if action == 0:
-                b = plan.inputs[n]
-                data = getattr(self, f"in{n}").recv()
-                lo = 0
-                for p in b.parts:
-                    size = int(np.prod(p.lava_shape))
-                    kj = plan.at(p.start, p.frames, t)
-                    if kj is not None:
-                        part = data[lo:lo + size].reshape(p.lava_shape) if b.packed else data
-                        self._keep(p.value, *kj, to_ir(part))
-                    lo += size
+                port, packed, parts, skips = self.ins[n]
+                active = [(part, kj) for part in parts if (kj := plan.at(part[1], part[2], t)) is not None]
+                if skips and not active:
+                    continue
+                data = getattr(self, port).recv()
+                for (value, _, _, lo, hi, shape), kj in active:
+                    self._keep(value, *kj, to_ir(data[lo:hi].reshape(shape) if packed else data))
             elif action == 1:
                 node = plan.nodes[n]
                 kj = plan.at(plan.compute[node.name], plan.frames[node.name], t)
                 if kj is not None:
                     self._keep(node.name, *kj, self._frame(node, *kj))
             else:
-                b = plan.outputs[n]
-                port = getattr(self, f"out{n}")
-                msgs = []
-                for p in b.parts:
-                    kj = plan.at(p.start, p.frames, t)
+                port, packed, parts, idle, skips = self.outs[n]
+                msg = idle
+                for value, start, frames, lo, hi, shape in parts:
+                    kj = plan.at(start, frames, t)
                     if kj is not None:
-                        msgs.append(to_lava(self.frames_of[(p.value, kj[0])][kj[1]], p.lava_shape))
-                    else:
-                        msgs.append(np.zeros(p.lava_shape, np.int32))
-                if b.ones:
-                    msgs.append(np.ones(b.ones, np.int32))
-                port.send(np.concatenate([m.reshape(-1) for m in msgs]) if b.packed else msgs[0])
+                        frame = to_lava(self.frames_of[(value, kj[0])][kj[1]], shape)
+                        if not packed:
+                            msg = frame
+                            break
+                        if msg is idle:
+                            msg = idle.copy()
+                        msg[lo:hi] = frame.reshape(-1)
+                if not (skips and msg is idle):
+                    getattr(self, port).send(msg)
         for key in [key for key in self.frames_of if plan.last_use.get(key[0], 0) + key[1] * plan.period < t]:
             del self.frames_of[key]
+
+
+def _slices(b: BundlePlan) -> list[tuple]:
+    """(value, start, frames, lo, hi, Lava shape) of each part of a port: where it lies in a packed message."""
+    out, lo = [], 0
+    for p in b.parts:
+        size = int(np.prod(p.lava_shape))
+        out.append((p.value, p.start, p.frames, lo, lo + size, p.lava_shape))
+        lo += size
+    return out
+
+
+def _idle_message(b: BundlePlan) -> np.ndarray:
+    """What a port sends at a step where none of its parts is in its frames: zeros, then a stock Sparse's ones."""
+    msg = np.zeros(b.lava_shape, np.int32)
+    if b.ones:
+        msg[-b.ones:] = 1
+    return msg
 
 
 @functools.cache
