@@ -48,21 +48,15 @@ def test_step_at_a_time_is_bit_exact_with_whole_steps_and_the_reference(graph_an
     assert step_stats == whole_stats
 
 
-def test_freed_pages_handed_back_change_no_bit(graph_and_image):
+# Freed pages handed back at every free (release_bytes=0), or at any growth beyond a slack of 0, against kept.
+@pytest.mark.parametrize(("kept_kw", "released_kw"), [({"release_bytes": None}, {"release_bytes": 0}),
+                                                     ({"release_slack": None}, {"release_slack": 0})],
+                         ids=["every-free", "beyond-a-slack"])
+def test_freed_pages_handed_back_change_no_bit(graph_and_image, kept_kw, released_kw):
     _, qg, x = graph_and_image
     kept_stats, released_stats = {}, {}
-    kept = simulate(qg, torch.from_numpy(x), stats=kept_stats, chunk_bytes=0, release_bytes=None)
-    released = simulate(qg, torch.from_numpy(x), stats=released_stats, chunk_bytes=0, release_bytes=0)  # every free
-    for o in qg.outputs:
-        np.testing.assert_array_equal(released[o].numpy(), kept[o].numpy())
-    assert released_stats == kept_stats
-
-
-def test_freed_pages_handed_back_beyond_a_slack_change_no_bit(graph_and_image):
-    _, qg, x = graph_and_image
-    kept_stats, released_stats = {}, {}
-    kept = simulate(qg, torch.from_numpy(x), stats=kept_stats, chunk_bytes=0, release_slack=None)
-    released = simulate(qg, torch.from_numpy(x), stats=released_stats, chunk_bytes=0, release_slack=0)  # any growth
+    kept = simulate(qg, torch.from_numpy(x), stats=kept_stats, chunk_bytes=0, **kept_kw)
+    released = simulate(qg, torch.from_numpy(x), stats=released_stats, chunk_bytes=0, **released_kw)
     for o in qg.outputs:
         np.testing.assert_array_equal(released[o].numpy(), kept[o].numpy())
     assert released_stats == kept_stats
