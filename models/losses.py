@@ -4,7 +4,8 @@
 C1 = 0.01^2, C2 = 0.03^2, mean over the map). ``ssim+psnr`` adds the negative PSNR in dB (the PSNR loss of
 HINet / NAFNet, 10 log10 MSE), because 1 - SSIM alone is blind to small uniform colour and brightness offsets
 that cost Y-PSNR; its weight makes one dB of PSNR worth about as much as 0.01 of SSIM, the size of the SSIM
-change that one dB brings on these rainy patches."""
+change that one dB brings on these rainy patches. ``psnr`` is the PSNR loss alone, for a last fine-tune toward
+the Y-PSNR that the held-out checks measure once SSIM has shaped the structure."""
 
 from __future__ import annotations
 
@@ -53,4 +54,4 @@ def ssim_psnr_loss(restored: torch.Tensor, target: torch.Tensor) -> torch.Tensor
     return ssim_loss(restored, target) + PSNR_WEIGHT * psnr_loss(restored, target)
 
 
-LOSSES = {"ssim": ssim_loss, "ssim+psnr": ssim_psnr_loss}
+LOSSES = {"ssim": ssim_loss, "ssim+psnr": ssim_psnr_loss, "psnr": psnr_loss}

@@ -9,7 +9,7 @@ from spikerain.models.registry import model_names
 
 HELP = "train a network on paired rainy/clean images (AdamW, warm-up + cosine, 1 - SSIM loss by default)"
 # The keys of spikerain.models.losses.LOSSES, spelled here so that --help does not import torch.
-LOSS_NAMES = ("ssim", "ssim+psnr")
+LOSS_NAMES = ("ssim", "ssim+psnr", "psnr")
 EXAMPLE = "spikerain train --model vlifnet --data data/synth -o ckpt.pt --dim 16 --iters 2000 --batch 8"
 
 log = logging.getLogger("spikerain")
@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--loss", choices=LOSS_NAMES, default="ssim",
-                   help="ssim: 1 - SSIM (the authors'); ssim+psnr: plus 0.02 x the negative PSNR in dB")
+                   help="ssim: 1 - SSIM (the authors'); ssim+psnr: plus 0.02 x the negative PSNR in dB; "
+                        "psnr: the negative PSNR in dB alone")
     p.add_argument("--val-every", type=int, default=100)
     p.add_argument("--val-max", type=int, default=8, help="validation images used (first N of test/)")
     p.add_argument("--resume", action="store_true", help="continue the run stored in --out")

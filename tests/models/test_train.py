@@ -100,7 +100,7 @@ def test_training_with_psnr_term_adds_it_to_the_first_step(tmp_path, pairs):
     from spikerain.models.losses import PSNR_WEIGHT
 
     first = {}
-    for name in ("ssim", "ssim+psnr"):
+    for name in ("ssim", "ssim+psnr", "psnr"):
         seen = []
         train(dataclasses.replace(CFG, loss=name, iters=1), *pairs, tmp_path / f"{name}.pt",
               on_step=lambda step, total, loss, lr, seen=seen: seen.append(loss))
@@ -108,3 +108,5 @@ def test_training_with_psnr_term_adds_it_to_the_first_step(tmp_path, pairs):
         assert read_checkpoint(tmp_path / f"{name}.pt").payload["train_config"]["loss"] == name
     # Same seed, same weights, same crops: the difference is the PSNR term alone, -PSNR_WEIGHT x (5..60 dB).
     assert -60 * PSNR_WEIGHT < first["ssim+psnr"] - first["ssim"] < -5 * PSNR_WEIGHT
+    # The PSNR loss alone is that same term without its weight.
+    assert first["psnr"] == pytest.approx((first["ssim+psnr"] - first["ssim"]) / PSNR_WEIGHT, abs=1e-3)
