@@ -18,12 +18,16 @@ from functools import cache
 
 
 @cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, or None where the C library has none (musl, macOS, Windows)."""
+def _libc_function(name: str):
+    """A function of the C library, or None where it has none (glibc extensions on musl, macOS, Windows)."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
     except (OSError, AttributeError, TypeError):
         return None
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    return _libc_function("malloc_trim")
 
 
 def release_freed_memory() -> bool:
@@ -43,9 +47,8 @@ class _MallInfo2(ctypes.Structure):
 
 @cache
 def _mallinfo2() -> Callable[[], _MallInfo2] | None:
-    try:
-        fn = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallinfo2
-    except (OSError, AttributeError, TypeError):
+    fn = _libc_function("mallinfo2")
+    if fn is None:
         return None
     fn.restype = _MallInfo2
     return fn
