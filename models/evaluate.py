@@ -27,9 +27,23 @@ def score(model: nn.Module, name: str, rainy: np.ndarray, clean: np.ndarray, *, 
     return {"name": name, "input": all_metrics(rainy, clean), "output": all_metrics(out, clean)}
 
 
+_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+
+
+def _means(rows: list[dict]) -> dict:
+    mean = {side: {k: float(np.mean([r[side][k] for r in rows])) for k in _KEYS} for side in ("input", "output")}
+    return {"mean": mean, "n": len(rows), "gain_psnr_y": mean["output"]["psnr_y"] - mean["input"]["psnr_y"]}
+
+
 def summarise(rows: list[dict]) -> dict:
-    """The result of :func:`evaluate` from its rows (in image order)."""
-    keys = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
-    mean = {side: {k: float(np.mean([r[side][k] for r in rows])) for k in keys} for side in ("input", "output")}
-    return {"images": rows, "mean": mean, "n": len(rows),
-            "gain_psnr_y": mean["output"]["psnr_y"] - mean["input"]["psnr_y"]}
+    """The result of :func:`evaluate` from its rows (in image order). When every image was drawn by the renderer
+    mix (its name says which renderer: ``spikerain data synth``), also the means per renderer (``by_renderer``):
+    the renderers are drawn per image, so a set's mean depends on how many of each it holds."""
+    from spikerain.models.rain import renderer_of
+
+    result = {"images": rows, **_means(rows)}
+    names = [renderer_of(r["name"]) for r in rows]
+    if rows and all(names):
+        result["by_renderer"] = {k: _means([r for r, n in zip(rows, names, strict=True) if n == k])
+                                 for k in sorted(set(names))}
+    return result

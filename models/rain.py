@@ -234,6 +234,17 @@ def synth_pairs(split: str, n: int, spec: SynthSpec):
         yield f"{split}_{i:04d}_{src_name}", rainy, clean
 
 
+def renderer_of(name: str) -> str | None:
+    """The renderer a ``varied`` pair was drawn by, read from its name (``test_0007_drops_coffee``), or None for a
+    name not made that way."""
+    from spikerain.models.renderers import RENDERERS
+
+    parts = name.split("_")
+    if len(parts) >= 4 and parts[0] in ("train", "test") and parts[1].isdigit() and parts[2] in RENDERERS:
+        return parts[2]
+    return None
+
+
 def _varied_pairs(split: str, n: int, spec: SynthSpec, rng: np.random.Generator):
     from spikerain.models.renderers import jitter_scene, render_with, resolve
 

@@ -74,4 +74,12 @@ def run(args) -> int:
         table.add_row(r["name"], f"{r['input']['psnr_y']:.2f}", f"{r['output']['psnr_y']:.2f}",
                       f"{r['input']['ssim_y']:.4f}", f"{r['output']['ssim_y']:.4f}")
     Console().print(table)
+    if "by_renderer" in result:
+        by = Table(title="per renderer (file names say which drew each image)")
+        for col in ("renderer", "images", "input Y-PSNR", "output Y-PSNR", "gain"):
+            by.add_column(col, justify="right" if col != "renderer" else "left")
+        for name, g in result["by_renderer"].items():
+            by.add_row(name, str(g["n"]), f"{g['mean']['input']['psnr_y']:.2f}", f"{g['mean']['output']['psnr_y']:.2f}",
+                       f"{g['gain_psnr_y']:+.2f}")
+        Console().print(by)
     return 0

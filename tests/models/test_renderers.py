@@ -2,6 +2,7 @@
 fine-tuning records its warm start and held-out validation."""
 
 import hashlib
+import json
 
 import numpy as np
 import pytest
@@ -85,3 +86,32 @@ def test_fine_tune_records_warm_start_and_held_out_validation(tmp_path):
     assert "optimizer" not in p
     with pytest.raises(Exception, match="not a spikerain vlifnet"):
         train(TrainConfig(**{**cfg.__dict__, "model": "vlifnet"}), tr, va, tmp_path / "c.pt", init=tmp_path / "a.pt")
+
+
+def test_eval_reports_each_renderer_of_a_mixed_set(tmp_path, capsys):
+    """A renderer-mix set's mean depends on how many images of each renderer it drew; ``eval`` reports the means
+    per renderer, read from the file names, and each is the mean of its own images' rows."""
+    assert main(["data", "synth", str(tmp_path / "d"), "--n-train", "0", "--n-test", "6", "--size", "32",
+                 "--seed", "3"]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--data", str(tmp_path / "d"), "--json", "-q"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    drawn = [name.split("_")[2] for name in (r["name"] for r in res["images"])]
+    assert set(drawn) <= set(RENDERERS) and sorted(res["by_renderer"]) == sorted(set(drawn))
+    for name, g in res["by_renderer"].items():
+        rows = [r for r, d in zip(res["images"], drawn, strict=True) if d == name]
+        assert g["n"] == len(rows)
+        gain = np.mean([r["output"]["psnr_y"] - r["input"]["psnr_y"] for r in rows])
+        assert g["gain_psnr_y"] == pytest.approx(gain)
+    assert sum(g["n"] for g in res["by_renderer"].values()) == res["n"] == 6
+    assert main(["eval", "--data", str(tmp_path / "d"), "-q"]) == 0
+    assert "per renderer" in capsys.readouterr().out
+
+
+def test_names_not_drawn_by_the_mix_have_no_renderer():
+    from spikerain.models.rain import renderer_of
+
+    assert renderer_of("test_0007_drops_coffee") == "drops"
+    assert renderer_of("train_0012_layers_grace_hopper") == "layers"
+    for name in ("im0", "test_0007_coffee", "test_x7_drops_coffee", "rain_0001_drops_coffee"):
+        assert renderer_of(name) is None
