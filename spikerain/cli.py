@@ -12,12 +12,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 
 from spikerain._version import __version__
 from spikerain.console import setup_logging
-from spikerain.errors import EXIT_CODES, INTERNAL_ERROR_EXIT, INTERRUPTED_EXIT, OutputError, ToolchainError, UsageError
+from spikerain.errors import (
+    EXIT_CODES,
+    INTERNAL_ERROR_EXIT,
+    INTERRUPTED_EXIT,
+    PIPE_CLOSED_EXIT,
+    OutputError,
+    ToolchainError,
+    UsageError,
+)
 
 COMMANDS = ["demo", "derain", "data", "train", "eval", "convert", "inspect", "simulate", "verify", "map",
             "import-netx", "export", "energy", "doctor", "import-nir"]
@@ -71,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose - args.quiet)
     previous = _terminate_as_interrupt()
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at interpreter exit
+        return code
     except ToolchainError as e:
         log.error("spikerain %s: %s", args.command, _one_line(e))
         if args.verbose:
@@ -81,6 +92,11 @@ def main(argv: list[str] | None = None) -> int:
         log.error("spikerain %s: interrupted", args.command)
         return INTERRUPTED_EXIT
     except Exception as e:  # the last resort: a user never sees a raw traceback without asking for it
+        if isinstance(e, BrokenPipeError) and _stdout_closed():
+            # the reader went away (``| head``): nothing is left to say to it, so end quietly, as any Unix filter
+            # does; stdout goes to /dev/null so that the interpreter's own flush at exit cannot fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return PIPE_CLOSED_EXIT
         code, text = _unexpected(e)
         log.error("spikerain %s: %s", args.command, text)
         if args.verbose:
@@ -89,6 +105,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output is a pipe nobody reads any more (poll reports an error on it), as opposed to a
+    broken pipe of spikerain's own, such as a worker's."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll here, or stdout has no file descriptor
+        return False
 
 
 def _one_line(e: BaseException) -> str:

@@ -26,6 +26,21 @@ def setup_logging(verbosity: int) -> None:
 
 
 
+def stdout_console():
+    """A rich console on stdout whose broken pipe (``| head``) reaches the CLI's own handler, exit 141; rich's
+    default ends the process with exit 1, which spikerain's exit codes give to a verification mismatch."""
+    import errno
+
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError(errno.EPIPE, "standard output closed by its reader")
+
+    return _Console()
+
+
 def print_json(obj) -> None:
     json.dump(finite_json(obj), sys.stdout, indent=2, default=_json_default, allow_nan=False)
     sys.stdout.write("\n")

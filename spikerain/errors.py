@@ -3,8 +3,8 @@
 All derive from :class:`ToolchainError`. Each carries the cause and the fix in its message, and the CLI turns
 it into one line on stderr and a distinct exit code (see :data:`EXIT_CODES`): subclasses share the code of their
 family (a :class:`CheckpointError` is an :class:`InputError`, exit 3). Two codes belong to no class: 70 for an
-unexpected exception (a bug: the CLI prints one line and, with ``-v``, the traceback) and 130 for an interrupt
-(Ctrl-C or SIGTERM).
+unexpected exception (a bug: the CLI prints one line and, with ``-v``, the traceback), 130 for an interrupt
+(Ctrl-C or SIGTERM) and 141 when whatever read standard output stopped reading (``| head``).
 """
 
 from __future__ import annotations
@@ -106,9 +106,11 @@ class NetxError(InputError):
     """A netx file (or an IR graph to export) uses something the other side cannot express."""
 
 
-#: exit code of an unexpected exception (sysexits.h EX_SOFTWARE), and of an interrupt (128 + SIGINT)
+#: exit code of an unexpected exception (sysexits.h EX_SOFTWARE), of an interrupt (128 + SIGINT), and of a
+#: standard output whose reader went away (128 + SIGPIPE: what a shell reports for any filter cut off by ``| head``)
 INTERNAL_ERROR_EXIT = 70
 INTERRUPTED_EXIT = 130
+PIPE_CLOSED_EXIT = 141
 
 EXIT_CODES = {
     "ok": 0,
@@ -121,6 +123,7 @@ EXIT_CODES = {
     "output not writable": OutputError.exit_code,
     "internal error (a bug)": INTERNAL_ERROR_EXIT,
     "interrupted": INTERRUPTED_EXIT,
+    "stdout closed by its reader": PIPE_CLOSED_EXIT,
 }
 
 

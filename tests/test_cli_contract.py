@@ -2,6 +2,7 @@
 exception nobody planned for is one line with its own exit code, its traceback only under -v."""
 
 import errno
+import os
 import re
 import subprocess
 import sys
@@ -83,3 +84,32 @@ def test_last_resort_handler(exc, code, says, monkeypatch, capfd):
         assert "run with -v for the traceback" in err.lower()
         assert main(["inspect", "x.h5", "-v"]) == code
         assert "Traceback" in capfd.readouterr().err
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path):
+    """``spikerain ... --json | head``: a real pipe whose read end is closed before spikerain writes. Exit 141 (as
+    a shell reports a filter cut off by SIGPIPE), nothing on stderr, and the files are written."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "spikerain", "data", "synth", str(tmp_path / "d"), "--n-train", "0",
+                            "--n-test", "1", "--size", "32", "--json"], stdout=w, stderr=subprocess.PIPE, text=True,
+                           timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == errors.PIPE_CLOSED_EXIT == 141 and p.stderr == "", p.stderr
+    assert len(list((tmp_path / "d" / "test" / "input").iterdir())) == 1
+
+
+def test_a_table_on_a_closed_pipe_ends_with_the_same_code(tmp_path):
+    """``eval`` prints rich tables; rich ends a broken pipe with its own exit 1 (spikerain's verification
+    mismatch), so its console hands the pipe to the CLI's handler instead."""
+    assert main(["data", "synth", str(tmp_path / "d"), "--n-train", "0", "--n-test", "1", "--size", "32", "-q"]) == 0
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = subprocess.run([sys.executable, "-m", "spikerain", "eval", "--data", str(tmp_path / "d"), "-q"], stdout=w,
+                           stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert p.returncode == errors.PIPE_CLOSED_EXIT and p.stderr == "", p.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from spikerain import scaleout
-from spikerain.console import print_json, progress, progress_enabled
+from spikerain.console import print_json, progress, progress_enabled, stdout_console
 from spikerain.models.registry import model_names
 
 HELP = "evaluate a checkpoint: per-image Y/RGB PSNR and SSIM of input and output against the target"
@@ -64,8 +64,9 @@ def run(args) -> int:
     if args.json:
         print_json(result)
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    console = stdout_console()
 
     table = Table(title=f"{args.model} on {len(pairs)} images (Y: BT.601, 4 px crop; RGB: channel mean)")
     for col in ("image", "input Y-PSNR", "output Y-PSNR", "input Y-SSIM", "output Y-SSIM"):
@@ -73,7 +74,7 @@ def run(args) -> int:
     for r in result["images"] + [{"name": "mean", **result["mean"]}]:
         table.add_row(r["name"], f"{r['input']['psnr_y']:.2f}", f"{r['output']['psnr_y']:.2f}",
                       f"{r['input']['ssim_y']:.4f}", f"{r['output']['ssim_y']:.4f}")
-    Console().print(table)
+    console.print(table)
     if "by_renderer" in result:
         by = Table(title="per renderer (file names say which drew each image)")
         for col in ("renderer", "images", "input Y-PSNR", "output Y-PSNR", "gain"):
@@ -81,5 +82,5 @@ def run(args) -> int:
         for name, g in result["by_renderer"].items():
             by.add_row(name, str(g["n"]), f"{g['mean']['input']['psnr_y']:.2f}", f"{g['mean']['output']['psnr_y']:.2f}",
                        f"{g['gain_psnr_y']:+.2f}")
-        Console().print(by)
+        console.print(by)
     return 0
