@@ -8,6 +8,7 @@ import numpy as np
 from torch import nn
 
 from spikerain.models.metrics import all_metrics
+from spikerain.models.rain import renderer_of
 from spikerain.models.tiling import restore
 
 
@@ -39,8 +40,6 @@ def summarise(rows: list[dict]) -> dict:
     """The result of :func:`evaluate` from its rows (in image order). When every image was drawn by the renderer
     mix (its name says which renderer: ``spikerain data synth``), also the means per renderer (``by_renderer``):
     the renderers are drawn per image, so a set's mean depends on how many of each it holds."""
-    from spikerain.models.rain import renderer_of
-
     result = {"images": rows, **_means(rows)}
     names = [renderer_of(r["name"]) for r in rows]
     if rows and all(names):

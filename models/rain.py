@@ -234,13 +234,17 @@ def synth_pairs(split: str, n: int, spec: SynthSpec):
         yield f"{split}_{i:04d}_{src_name}", rainy, clean
 
 
+def varied_name(split: str, index: int, renderer: str, photo: str) -> str:
+    """A ``varied`` pair's name: it records the renderer that drew it (``test_0007_drops_coffee``)."""
+    return f"{split}_{index:04d}_{renderer}_{photo}"
+
+
 def renderer_of(name: str) -> str | None:
-    """The renderer a ``varied`` pair was drawn by, read from its name (``test_0007_drops_coffee``), or None for a
-    name not made that way."""
+    """The inverse of :func:`varied_name` for the renderer, or None for a name not made by it."""
     from spikerain.models.renderers import RENDERERS
 
     parts = name.split("_")
-    if len(parts) >= 4 and parts[0] in ("train", "test") and parts[1].isdigit() and parts[2] in RENDERERS:
+    if len(parts) >= 4 and parts[0] in SPLITS and parts[1].isdigit() and parts[2] in RENDERERS:
         return parts[2]
     return None
 
@@ -256,7 +260,7 @@ def _varied_pairs(split: str, n: int, spec: SynthSpec, rng: np.random.Generator)
         clean = jitter_scene(varied_crop(img, spec.size, rng), rng)
         clean = (np.round(clean * 255) / 255).astype(np.float32)  # the 8-bit target the PNG will hold
         rainy = render_with(clean, name, rng)
-        yield f"{split}_{i:04d}_{name}_{src_name}", rainy, clean
+        yield varied_name(split, i, name, src_name), rainy, clean
 
 
 def write_synthetic(out_dir, spec: SynthSpec, progress: Callable[[int, int], None] | None = None) -> dict:

@@ -24,8 +24,6 @@ def setup_logging(verbosity: int) -> None:
     root.propagate = False
 
 
-
-
 def stdout_console():
     """A rich console on stdout whose broken pipe (``| head``) reaches the CLI's own handler, exit 141; rich's
     default ends the process with exit 1, which spikerain's exit codes give to a verification mismatch."""
