@@ -12,6 +12,8 @@ machine in the same session), a before/after table compares processes, steps and
                                                   # stock Sparse processes: writes lava_before.json only
     python -m bench.lava --no-relu-lowering   # the same with every ReLU in the chip segment (the graph before
                                               # the ReLU lowering): writes bench/results/lava_before.json only
+    python -m bench.lava --one-chip-segment   # the same with every custom on-chip node in one ChipSegment
+                                              # instead of one process per neuron program: lava_before.json only
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     lower = "--no-relu-lowering" not in argv
     lower_up = "--no-upsample-lowering" not in argv
+    by_program = "--one-chip-segment" not in argv
 
     from spikerain.converter.artifact import save_artifact
     from spikerain.hardware.constraints import load_constraints
@@ -51,7 +54,8 @@ def main(argv=None) -> int:
             save_artifact(path, g)
             for size in (16, 32):
                 crop = center_crop(img, size)
-                r = verify_crop(path, g, crop, timeout=1800, lower_relu=lower, lower_upsample=lower_up)
+                r = verify_crop(path, g, crop, timeout=1800, lower_relu=lower, lower_upsample=lower_up,
+                                custom_by_program=by_program)
                 # the fast simulator warm (its first call on a new shape prepares kernels): best of three
                 fast_s = min(fast_reference(g, crop)[2] for _ in range(3))
                 c = r["realisation"]
@@ -64,10 +68,11 @@ def main(argv=None) -> int:
                        "fast_first_call_s": r["fast_seconds"], "ratio": r["lava_wall_seconds"] / fast_s}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    if not lower or not lower_up:
+    if not lower or not lower_up or not by_program:
         out = Path(__file__).parent / "results" / "lava_before.json"
         what = ("the same code with every ReLU in the chip segment (--no-relu-lowering)" if not lower else
-                "the same code with every bilinear x2 in the chip segment (--no-upsample-lowering)")
+                "the same code with every bilinear x2 in the chip segment (--no-upsample-lowering)" if not lower_up
+                else "the same code with every custom on-chip node in one ChipSegment (--one-chip-segment)")
         out.write_text(json.dumps({"commit": what, "machine": machine(), "rows": rows}, indent=2) + "\n")
         return 0
     torch.manual_seed(0)

@@ -101,14 +101,16 @@ class LavaRun:
 def run_lava(artifact: str | os.PathLike, image_chw: np.ndarray, *, hardware: bool = False,
              conv_model: str = "vectorised", timeout: float = 1800.0, progress=None, fail_at: int = 0,
              record: bool = False, tiles: bool = False, lower_relu: bool = True,
-             lower_upsample: bool = True) -> LavaRun:
+             lower_upsample: bool = True, custom_by_program: bool = True) -> LavaRun:
     """Run an artifact on one float image ``[C, H, W]``, or a sequence ``[T, C, H, W]`` (one frame per step), in
     Lava (child process); returns its integers. ``record``: every LIF layer's spikes, u and v after each step,
     read by Lava monitors, in ``meta["record"][layer][var]`` as ``[T, C, H, W]``. ``tiles``: ``image_chw`` is a
     stack of equal tiles ``[N, C, h, w]``, run one after the other in one Lava process graph built once; the
     output is ``[N, T, C, h, w]``, ``counts`` tile 0's, and ``meta["tiles"]`` every tile's counts and energy.
     ``lower_relu`` False keeps every ReLU in the chip segment (the graph before that lowering, for benchmarks);
-    ``lower_upsample`` False every bilinear x2 upsampling (instead of stock ``Sparse`` processes)."""
+    ``lower_upsample`` False every bilinear x2 upsampling (instead of stock ``Sparse`` processes);
+    ``custom_by_program`` False puts every custom on-chip node in one ``ChipSegment`` (instead of one process per
+    neuron program)."""
     from spikerain.lava_env import run_lava_module
 
     with tempfile.TemporaryDirectory(prefix="spikerain-lava-") as tmp:
@@ -116,7 +118,8 @@ def run_lava(artifact: str | os.PathLike, image_chw: np.ndarray, *, hardware: bo
         np.save(t / "image.npy", np.asarray(image_chw, np.float64))
         job = {"artifact": str(Path(artifact).resolve()), "image": str(t / "image.npy"), "out": str(t / "out.npz"),
                "conv_model": conv_model, "hardware": hardware, "fail_at": fail_at, "record": record,
-               "tiles": tiles, "lower_relu": lower_relu, "lower_upsample": lower_upsample}
+               "tiles": tiles, "lower_relu": lower_relu, "lower_upsample": lower_upsample,
+               "custom_by_program": custom_by_program}
         (t / "job.json").write_text(json.dumps(job))
         run_lava_module("spikerain.hardware.lava.runner", [str(t / "job.json")], timeout=timeout,
                         stream_stderr=progress)

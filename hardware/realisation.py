@@ -4,8 +4,9 @@ Every Lava process of a :class:`~spikerain.hardware.schedule.Schedule` gets ONE 
 
 - ``stock``: a lava-nc process with a Loihi hardware model (``Conv``, ``Dense``/``DelayDense``, ``Sparse``,
   ``LIFReset``, ``Delta``, ``SigmaDelta``, ``Sigma``, and the io ``RingBuffer`` source and sink);
-- ``custom``: a spikerain on-chip process (``ChipSegment``) that a chip could only run with a custom neuron
-  program (Loihi 2 microcode); it holds on-chip IR nodes only;
+- ``custom``: a spikerain on-chip process that a chip could only run with a custom neuron program (Loihi 2
+  microcode): one per program (``RequantizeSegment``, ``AddSegment``, ``NILIFSegment``, ...; all in one
+  ``ChipSegment`` with ``custom_by_program=False``); it holds on-chip IR nodes only;
 - ``host``: a spikerain process that runs on the embedded or host CPU (``HostSegment`` with the IR's ``host``
   ops, and the activity ``probe``).
 
@@ -27,11 +28,6 @@ CLASSES = ("stock", "custom", "host")
 #: schedule unit kind -> the class of its Lava process (segments: by their placement)
 UNIT_CLASS = {"source": "stock", "conv": "stock", "dense": "stock", "sparse": "stock", "neuron": "stock",
               "sink": "stock", "delta": "stock", "sigma_delta": "stock", "sigma": "stock", "probe": "host"}
-
-#: Lava process class name of each spikerain process kind (hardware/lava/processes/segment.py)
-CUSTOM_PROCESS = "ChipSegment"
-HOST_PROCESS = "HostSegment"
-
 
 def process_class(unit) -> str:
     """``stock``, ``custom`` or ``host`` for one schedule unit."""
@@ -78,6 +74,7 @@ def classify(g: ir.Graph, s) -> dict:
     nodes = {c: 0 for c in CLASSES}
     on_chip = {c: 0 for c in CLASSES}
     custom_ops: dict[str, int] = {}
+    programs: dict[str, int] = {}
     host_ops: dict[str, int] = {}
     misplaced: list[str] = []
     rows = []
@@ -96,18 +93,24 @@ def classify(g: ir.Graph, s) -> dict:
                 custom_ops[by[n].op] = custom_ops.get(by[n].op, 0) + 1
             elif c == "host":
                 host_ops[by[n].op] = host_ops.get(by[n].op, 0) + 1
-        rows.append({"process": u.name, "class": c, "nodes": len(names)})
+        row = {"process": u.name, "class": c, "nodes": len(names)}
+        if c == "custom":
+            row["program"] = u.program or "all"
+            programs[row["program"]] = programs.get(row["program"], 0) + len(names)
+        rows.append(row)
     return {"processes": procs, "nodes": nodes,
             "on_chip_nodes": {"stock": on_chip["stock"], "custom": on_chip["custom"]},
             "host_nodes": sum(n.placement == "host" for n in g.nodes),
             "misplaced_nodes": len(misplaced), "misplaced": misplaced[:20],
-            "custom_ops": dict(sorted(custom_ops.items())), "host_ops": dict(sorted(host_ops.items())),
+            "custom_ops": dict(sorted(custom_ops.items())), "custom_programs": dict(sorted(programs.items())),
+            "host_ops": dict(sorted(host_ops.items())),
             "per_process": rows}
 
 
 def summary_line(r: dict) -> str:
     """One line for logs and text reports."""
     p, oc = r["processes"], r["on_chip_nodes"]
+    progs = ", ".join(f"{k} {v}" for k, v in r.get("custom_programs", {}).items())
     return (f"Lava processes: {p['stock']} stock, {p['custom']} custom, {p['host']} host; on-chip nodes: "
-            f"{oc['stock']} in stock processes, {oc['custom']} in custom ones; {r['host_nodes']} host nodes; "
-            f"{r['misplaced_nodes']} misplaced")
+            f"{oc['stock']} in stock processes, {oc['custom']} in custom ones" + (f" ({progs})" if progs else "")
+            + f"; {r['host_nodes']} host nodes; {r['misplaced_nodes']} misplaced")

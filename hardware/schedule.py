@@ -9,11 +9,12 @@ Units (one Lava process each):
 - ``dense``: stock ``Dense`` or ``DelayDense`` (netx dense layers).
 - ``neuron``: stock ``LIFReset`` (reset at the step its first frame arrives), ``Delta``, ``SigmaDelta`` or
   ``Sigma``.
-- ``segment``: a spikerain process computing the remaining nodes of ONE placement: the on-chip segment
-  (``ChipSegment``: a conv's requantization, NI-LIF, adds, the upsamplings ``Sparse`` does not take, patch/time
-  moves) and the host segment
-  (``HostSegment``: the ``host`` ops). Host and on-chip nodes never share a process
-  (:mod:`spikerain.hardware.realisation` classifies every process and counts misplaced nodes).
+- ``segment``: a spikerain process computing the remaining nodes of one placement: on-chip, one custom process
+  per neuron program a chip would need for them (``LavaForm.program``: a conv's requantization, NI-LIF, adds,
+  scales, the upsamplings ``Sparse`` does not take, patch/time moves, routing; or all of them in one
+  ``ChipSegment`` with ``custom_by_program=False``), and the host segment (``HostSegment``: the ``host`` ops).
+  Host and on-chip nodes never share a process (:mod:`spikerain.hardware.realisation` classifies every process
+  and counts misplaced nodes).
 - ``delta``, ``sigma_delta``, ``sigma``: a ReLU group, the stock chain ``Delta`` -> ``SigmaDelta`` (ReLU) ->
   ``Sigma`` computing the ReLUs one segment sends in one phase (:func:`lowered_relus`), zero latency.
 - ``sparse``: stock ``Sparse`` computing one bilinear x2 upsampling (:func:`lowered_upsamplings`), fed by its
@@ -50,6 +51,9 @@ class LavaForm:
 
     kind: str  # source | neuron | synapse | segment
     process: str  # what the supported-ops page shows
+    #: on-chip ops a segment computes: the neuron program a chip would need for them, one custom process each
+    #: (``hardware/lava/processes/segment.py`` says what each needs); "" for host ops and stock realisations
+    program: str = ""
 
 
 #: quantized op class -> its Lava realisation. Segments (ChipSegment on-chip, HostSegment host) run the op's numpy
@@ -61,22 +65,28 @@ LAVA.add(q.QLIF, LavaForm("neuron", "LIFReset"))
 LAVA.add(q.QDelta, LavaForm("neuron", "Delta"))
 LAVA.add(q.QSigmaDelta, LavaForm("neuron", "SigmaDelta"))
 LAVA.add(q.QSigma, LavaForm("neuron", "Sigma"))
-LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ the ChipSegment requantizes, unless it is the identity)"))
+LAVA.add(q.QConv2d, LavaForm("synapse", "Conv (+ a custom `requantize` process, unless it is the identity)",
+                              program="requantize"))
 LAVA.add(q.QDenseSynapse, LavaForm("synapse", "Dense"))
+#: on-chip segment ops -> their neuron program (the custom process that computes them)
+PROGRAMS = {q.QAdd: "add", q.QScale: "scale", q.QNILIF: "nilif", q.QNeuron: "neuron",
+            q.QPatchToTime: "time_move", q.QTimeToPatch: "time_move", q.QTemporalConv: "temporal_conv",
+            q.QUpsampleNearest: "upsample", q.QOutput: "route", q.QConcat: "route", q.QRepeatT: "route",
+            q.QReshape: "route", q.QDepthToSpace: "route"}
 for _cls in (q.QOutput, q.QTemporalConv, q.QDense, q.QNILIF, q.QAdd, q.QMul, q.QScale, q.QConcat,
              q.QReduce, q.QSigmoid, q.QMeanT, q.QRepeatT, q.QPatchToTime, q.QTimeToPatch,
              q.QMaxPool2d, q.QReshape, q.QUpsampleNearest, q.QDepthToSpace, q.QNeuron):
-    # one segment per placement: never host and on-chip nodes in one process (hardware/realisation.py)
-    LAVA.add(_cls, LavaForm("segment", "HostSegment (spikerain, host)" if _cls.placement == "host"
-                            else "ChipSegment (spikerain, custom)"))
+    # never host and on-chip nodes in one process (hardware/realisation.py)
+    LAVA.add(_cls, LavaForm("segment", "HostSegment (spikerain, host)") if _cls.placement == "host" else
+             LavaForm("segment", f"custom `{PROGRAMS[_cls]}` process (spikerain)", program=PROGRAMS[_cls]))
 
 # a segment-fed ReLU read only by segments: a stock chain (lowered_relus); one feeding a stock process: the segment
-LAVA.add(q.QReLU, LavaForm("segment", "Delta -> SigmaDelta (ReLU) -> Sigma (stock); ChipSegment where it feeds a "
-                                      "stock process"))
+LAVA.add(q.QReLU, LavaForm("segment", "Delta -> SigmaDelta (ReLU) -> Sigma (stock); a custom `relu` process "
+                                      "where it feeds a stock process", program="relu"))
 
 # bilinear x2 fed by a segment: a stock Sparse (lowered_upsamplings); fed by a stock process: the segment
-LAVA.add(q.QUpsample2x, LavaForm("segment", "Sparse (stock); ChipSegment where its input comes from a stock "
-                                            "process"))
+LAVA.add(q.QUpsample2x, LavaForm("segment", "Sparse (stock); a custom `upsample` process where its input comes "
+                                            "from a stock process", program="upsample"))
 
 #: IR ops realised by Lava's stock neuron processes (LIFReset, Delta, SigmaDelta, Sigma)
 NEURON_OPS = {op: f.process for op, f in LAVA.items() if f.kind == "neuron"}
@@ -109,6 +119,7 @@ class Unit:
     outputs: tuple[Port, ...] = ()
     compute: dict[str, int] = field(default_factory=dict)  # segment: node -> step of its frame 0
     channels: tuple[int, int] | None = None  # conv split from a concat: input channel slice of the kernel
+    program: str = ""  # an on-chip segment of one neuron program: which (``LavaForm.program``)
 
 
 @dataclass(frozen=True)
@@ -199,20 +210,30 @@ def host_fed(g: ir.Graph) -> tuple[str, ...]:
     return (first.name,)
 
 
-#: the one segment of each placement: on-chip custom nodes and host nodes never share a process
+#: the segments: on-chip custom nodes (``seg_chip:<program>``, or all in ``seg_chip``) and host nodes never share
+#: a process
 CHIP_SEGMENT, HOST_SEGMENT = "seg_chip", "seg_host"
 
 
-def partition(g: ir.Graph, split_concats: bool = True) -> tuple[dict[str, str], set[str]]:
+def chip_segment(program: str) -> str:
+    """The name of the custom on-chip segment of one neuron program."""
+    return f"{CHIP_SEGMENT}:{program}"
+
+
+def partition(g: ir.Graph, split_concats: bool = True,
+              by_program: bool = True) -> tuple[dict[str, str], set[str]]:
     """Map every segment-computed node to its segment name; returns (node -> segment, split concats).
 
-    One segment per placement: every on-chip node that no stock process computes goes to the chip segment, every
-    host node to the host segment. Segments are zero-latency (they receive, compute and send in IR order within
-    a step), so grouping costs no steps, and fewer processes make every Lava step cheaper."""
+    Every host node goes to the host segment; every on-chip node that no stock process computes to the custom
+    segment of its neuron program (``LavaForm.program``; ``by_program`` False: all to one chip segment), so each
+    custom process is one program a chip would need. Segments are zero-latency (they receive, compute and send
+    in IR order within a step, phase by phase), so grouping costs no steps; each process costs every Lava step
+    its synchronisation, so a process per program, not per node."""
     host = set(host_fed(g))
     stock_out = host | {n.name for n in g.nodes if n.op in NEURON_OPS or direct_synapse(n)}
     split = _splittable_concats(g, stock_out) if split_concats else set()
-    seg_of = {n.name: HOST_SEGMENT if n.placement == "host" else CHIP_SEGMENT
+    seg_of = {n.name: HOST_SEGMENT if n.placement == "host" else
+              chip_segment(LAVA.lookup(n).program) if by_program else CHIP_SEGMENT
               for n in g.nodes if n.name not in stock_out and n.name not in split}
     return seg_of, split
 
@@ -288,14 +309,15 @@ def _lava_shapes(g: ir.Graph, host: tuple[str, ...]) -> dict[str, tuple[int, ...
 
 
 def build_schedule(g: ir.Graph, *, split_concats: bool = True, lower_relu: bool = True,
-                   lower_upsample: bool = True) -> Schedule:
+                   lower_upsample: bool = True, custom_by_program: bool = True) -> Schedule:
     """Partition ``g`` (shapes inferred for the crop) into Lava units and compute every value's timing.
 
     ``lower_relu``: ReLUs go to stock ``Delta`` -> ``SigmaDelta`` -> ``Sigma`` chains (:func:`lowered_relus`),
     one chain per producing segment and phase (a stock process receives once per step), instead of the chip
     segment. ``lower_upsample``: bilinear x2 upsamplings go to stock ``Sparse`` processes
-    (:func:`lowered_upsamplings`), one per upsampling."""
-    s = _build(g, split_concats, lower_relu, None, lower_upsample)
+    (:func:`lowered_upsamplings`), one per upsampling. ``custom_by_program``: one custom on-chip segment per
+    neuron program (:func:`partition`), else one for all."""
+    s = _build(g, split_concats, lower_relu, None, lower_upsample, custom_by_program)
     relus = [n for u in s.units if u.kind == "sigma" for n in u.nodes]
     if not relus:
         return s
@@ -304,11 +326,11 @@ def build_schedule(g: ir.Graph, *, split_concats: bool = True, lower_relu: bool 
     by = g.by_name()
     seg_of = {n: u.name for u in s.units if u.kind == "segment" for n in u.nodes}
     groups = {r: f"relu:{seg_of[by[r].inputs[0]]}:{e[by[r].inputs[0]]}" for r in relus}
-    return _build(g, split_concats, lower_relu, groups, lower_upsample)
+    return _build(g, split_concats, lower_relu, groups, lower_upsample, custom_by_program)
 
 
 def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str, str] | None,
-           lower_upsample: bool = True) -> Schedule:
+           lower_upsample: bool = True, custom_by_program: bool = True) -> Schedule:
     if not g.shapes:
         ir.infer_shapes(g)
     for n in g.nodes:
@@ -317,7 +339,7 @@ def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str,
     if len(g.outputs) != 1:
         raise GraphError(f"the Lava backend runs graphs with one output; this one has {len(g.outputs)}")
     host = host_fed(g)
-    seg_of, split = partition(g, split_concats)
+    seg_of, split = partition(g, split_concats, custom_by_program)
     relus = lowered_relus(g, seg_of) if lower_relu else []
     ups = set(lowered_upsamplings(g, seg_of, split, relus)) if lower_upsample else set()
     for u in ups:
@@ -464,7 +486,8 @@ def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str,
             outs += [Port(name, start, T[name]) for start in sorted(starts)]
         placement = "host" if seg == HOST_SEGMENT else "on-chip"
         units.append(Unit(seg, "segment", placement, nodes=tuple(names), inputs=tuple(ins), outputs=tuple(outs),
-                          compute={k: compute[k] for k in names}))
+                          compute={k: compute[k] for k in names},
+                          program=seg.partition(":")[2]))
     if probed:
         units.append(Unit("probe", "probe", "host", inputs=tuple(Port(v, avail[v], T[v]) for v in probed)))
     units.append(Unit("sink", "sink", "host", nodes=(out_name,), inputs=(Port(out_name, avail[out_name],

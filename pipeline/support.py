@@ -63,8 +63,8 @@ def markdown() -> str:
              "with `UnsupportedOpError` naming op, stage and node. Float ops come from the PyTorch frontend and "
              "run in the float fast simulator and in ONNX; quantized ops are what the artifact holds: the numpy "
              "reference defines their integers, the fast simulator matches it bit for bit, and the Lava backend "
-             "realises each with a stock process, a spikerain `ChipSegment` (custom, on-chip) or `HostSegment` "
-             "(host). mapping: how the op costs cores; "
+             "realises each with a stock process, a spikerain custom on-chip process of its neuron program "
+             "(`hardware/lava/processes/segment.py`) or `HostSegment` (host). mapping: how the op costs cores; "
              "energy: how it is counted. netx: the ops a lava-dl netx file can hold (import and export).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows()]

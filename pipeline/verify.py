@@ -70,13 +70,13 @@ def compare(fast_out: np.ndarray, fast_counts: dict, lava_out: np.ndarray, lava_
 
 def verify_crop(artifact: str, graph: ir.Graph, image_chw: np.ndarray, *, conv_model: str = "vectorised",
                 timeout: float = 1800.0, progress=None, lower_relu: bool = True,
-                lower_upsample: bool = True) -> dict:
+                lower_upsample: bool = True, custom_by_program: bool = True) -> dict:
     from spikerain.hardware.backend import run_lava
 
     fast_out, fast_counts, fast_s = fast_reference(graph, image_chw)
     t0 = time.perf_counter()
     lava = run_lava(artifact, image_chw, conv_model=conv_model, timeout=timeout, progress=progress,
-                    lower_relu=lower_relu, lower_upsample=lower_upsample)
+                    lower_relu=lower_relu, lower_upsample=lower_upsample, custom_by_program=custom_by_program)
     wall = time.perf_counter() - t0
     res = compare(fast_out, fast_counts, lava.output, lava.counts, [n.name for n in graph.nodes])
     from spikerain.energy.sources import collect_fast

@@ -142,7 +142,10 @@ def _realisation(c: dict) -> str:
     return ("<p>Lava processes by what a chip would run (stock lava-nc processes, spikerain custom on-chip "
             f"processes, host processes); misplaced nodes: <b>{c['misplaced_nodes']}</b>.</p>"
             + _table(["class", "processes", "IR nodes held", "on-chip IR nodes held"],
-                     [[k, p[k], n[k], oc.get(k, 0)] for k in ("stock", "custom", "host")]))
+                     [[k, p[k], n[k], oc.get(k, 0)] for k in ("stock", "custom", "host")])
+            + ("<p>Custom processes, one per neuron program a chip would need (IR nodes each): "
+               + ", ".join(f"{k} {v}" for k, v in c["custom_programs"].items()) + ".</p>"
+               if c.get("custom_programs") else ""))
 
 
 def _energy(report: dict, folder: Path) -> str:

@@ -166,9 +166,16 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.sparse.models import PySparseModelBitAcc
 
+    from spikerain.hardware.lava.processes import segment as seg
     from spikerain.hardware.lava.processes.conv import PyConvModelFixedVectorised
     from spikerain.hardware.lava.processes.segment import ActivityProbe, ChipSegment, HostSegment, segment_model
     from spikerain.hardware.lava.processes.sparse import PySparseModelFixedActive
+
+    # schedule.LavaForm.program -> the custom process of that neuron program
+    programs = {"requantize": seg.RequantizeSegment, "add": seg.AddSegment, "scale": seg.ScaleSegment,
+                "relu": seg.ReLUSegment, "upsample": seg.UpsampleSegment, "nilif": seg.NILIFSegment,
+                "neuron": seg.NeuronSegment, "time_move": seg.TimeMoveSegment,
+                "temporal_conv": seg.TemporalConvSegment, "route": seg.RouteSegment}
 
     if conv_model not in CONV_MODELS:
         raise ValueError(f"conv_model must be one of {CONV_MODELS}")
@@ -225,7 +232,8 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
             plan = _segment_plan(graph, s, u, wiring, fail_at if u.kind == "segment" and not fail_at_used else 0,
                                  energy, net.period, max(1, len(tiles)))
             fail_at_used = fail_at_used or (u.kind == "segment")
-            cls = ActivityProbe if u.kind == "probe" else HostSegment if u.name == HOST_SEGMENT else ChipSegment
+            cls = (ActivityProbe if u.kind == "probe" else HostSegment if u.name == HOST_SEGMENT else
+                   programs[u.program] if u.program else ChipSegment)
             proc = cls(plan=plan, name=u.name)
             net.plans[u.name] = plan
             net.model_map[proc] = segment_model(cls, len(plan.inputs), len(plan.outputs))

@@ -49,7 +49,8 @@ def run_job(job: dict) -> dict:
         g = with_steps(g, image.shape[0])
     ir.infer_shapes(g)
     schedule = build_schedule(g, lower_relu=bool(job.get("lower_relu", True)),
-                              lower_upsample=bool(job.get("lower_upsample", True)))
+                              lower_upsample=bool(job.get("lower_upsample", True)),
+                              custom_by_program=bool(job.get("custom_by_program", True)))
     print(f"[lava] {len(schedule.units)} processes, {schedule.steps} steps", file=sys.stderr, flush=True)
     from spikerain.counting.plan import EnergyPlan
 

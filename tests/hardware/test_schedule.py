@@ -4,7 +4,12 @@ import numpy as np
 
 from spikerain.converter import ir
 from spikerain.converter.ir import quantized as q
-from spikerain.hardware.schedule import acc_value, build_schedule, frames_needed, phases
+from spikerain.hardware.schedule import acc_value, build_schedule, chip_segment, frames_needed, phases
+
+
+def chip_nodes(s) -> set[str]:
+    """The nodes of every custom on-chip segment."""
+    return {n for u in s.units if u.kind == "segment" and u.placement == "on-chip" for n in u.nodes}
 
 
 def w(co, ci, seed):
@@ -84,13 +89,13 @@ def test_upsamplings_become_stock_sparse_synapses():
     s = build_schedule(g)
     assert s.kinds()["sparse"] == 3
     assert {u.nodes[0] for u in s.units if u.kind == "sparse"} == {"u1", "u2", "u4"}
-    assert "u3" in s.unit("seg_chip").nodes and "u1" not in s.unit("seg_chip").nodes
+    assert "u3" in chip_nodes(s) and "u1" not in chip_nodes(s)
     # one step of latency, like a Conv, and sent before anything is received
     assert s.avail["u1"] == s.avail["c1"] + 1 and s.avail[acc_value("c3")] == s.avail["u1"] + 1
     assert s.avail["lif"] == s.avail["u2"] and s.avail["u3"] == s.avail["lif"]
     assert phases(g, s)["u1"] == -1
     legacy = build_schedule(g, lower_upsample=False)
-    assert "sparse" not in legacy.kinds() and {"u1", "u2", "u3", "u4"} <= set(legacy.unit("seg_chip").nodes)
+    assert "sparse" not in legacy.kinds() and {"u1", "u2", "u3", "u4"} <= chip_nodes(legacy)
     assert legacy.steps == s.steps - 2  # u1 -> c3 -> u4 lies on the longest path: one step more per Sparse
 
 
@@ -100,13 +105,13 @@ def test_relus_become_stock_graded_neuron_chains():
     kinds = s.kinds()
     # r1 (its input from the chip segment) and r2 (from the host segment) are in different phases: two chains
     assert (kinds["delta"], kinds["sigma_delta"], kinds["sigma"]) == (2, 2, 2)
-    assert "r1" not in s.unit("seg_chip").nodes and "r2" not in s.unit("seg_chip").nodes
+    assert "r1" not in chip_nodes(s) and "r2" not in chip_nodes(s)
     e = phases(g, s)
     # a stock neuron passes its input's phase on: r1 keeps c1's, and its readers get it one phase later
     assert e["r1"] == e["c1"] == 0 and e["a"] == 1 and e["m"] == e["r2"] == 2 and e["o"] == 3
     assert s.avail["r1"] == s.avail["c1"] and s.avail["r2"] == s.avail["m"]
     legacy = build_schedule(g, lower_relu=False)
-    assert "r1" in legacy.unit("seg_chip").nodes and "delta" not in legacy.kinds()
+    assert "r1" in chip_nodes(legacy) and "delta" not in legacy.kinds()
 
 
 def test_chain_latencies_by_hand():
@@ -117,10 +122,20 @@ def test_chain_latencies_by_hand():
     assert s.avail[acc_value("conv")] == 2 and s.avail["conv"] == 2 and s.avail["lif"] == 2
     # mean over T (host) waits for the 4th LIF frame (step 5) and sends it in that step; out (on-chip) takes it
     assert s.avail["m"] == 5 and s.avail["out"] == 5 and s.steps == 5
-    # one segment per placement: the requantization and the output on the chip, the mean over T on the host
-    assert s.kinds() == {"source": 1, "segment": 2, "conv": 1, "neuron": 1, "probe": 1, "sink": 1}
-    assert s.unit("seg_chip").nodes == ("conv", "out") and s.unit("seg_host").nodes == ("m",)
-    assert (s.unit("seg_chip").placement, s.unit("seg_host").placement) == ("on-chip", "host")
+    # on the chip one custom process per neuron program (the requantization; the output, routing), the mean
+    # over T on the host
+    assert s.kinds() == {"source": 1, "segment": 3, "conv": 1, "neuron": 1, "probe": 1, "sink": 1}
+    req, route = s.unit(chip_segment("requantize")), s.unit(chip_segment("route"))
+    assert (req.nodes, req.program, route.nodes, route.program) == (("conv",), "requantize", ("out",), "route")
+    assert s.unit("seg_host").nodes == ("m",)
+    assert (req.placement, route.placement, s.unit("seg_host").placement) == ("on-chip", "on-chip", "host")
+    # the out segment takes m in the step the host sends it, one phase after the host computes it
+    e = phases(chain(), s)
+    assert e["m"] == 1 and e["out"] == 2
+    # all custom nodes in one process: the same steps
+    one = build_schedule(chain(), custom_by_program=False)
+    assert one.unit("seg_chip").nodes == ("conv", "out") and one.unit("seg_chip").program == ""
+    assert one.kinds()["segment"] == 2 and (one.steps, one.avail) == (s.steps, s.avail)
     lif = s.unit("neuron:lif")
     assert lif.inputs[0].start == 2 and lif.inputs[0].frames == 4
     (key, wait), = s.buffered().items()

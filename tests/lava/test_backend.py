@@ -46,21 +46,25 @@ def test_small_graph_with_split_concat_matches_reference(tmp_path, conv_model):
     assert res.meta["schedule"]["split_concats"] == 1 and res.meta["conv_model"] == conv_model
 
 
-def test_relus_on_stock_graded_neurons_match_reference(tmp_path):
+@pytest.mark.parametrize("by_program", [True, False], ids=["custom-per-program", "one-chip-segment"])
+def test_relus_on_stock_graded_neurons_match_reference(tmp_path, by_program):
     """ReLUs of on-chip and host values as stock Delta -> SigmaDelta -> Sigma chains: every integer and count
-    equals the reference's, and the ReLUs really clip (some inputs are negative)."""
+    equals the reference's, and the ReLUs really clip (some inputs are negative); with a custom process per
+    neuron program (the requantization and the adds apart, exchanging values within a step) and with one."""
     from tests.hardware.test_schedule import relu_graph
 
     g = relu_graph()
     save_artifact(tmp_path / "relu.h5", g)
     img = np.random.default_rng(3).random((3, 8, 8))
     ref = run_reference(g, img[None], keep=True)
-    res = run_lava(tmp_path / "relu.h5", img, timeout=300, lower_relu=True)
+    res = run_lava(tmp_path / "relu.h5", img, timeout=300, lower_relu=True, custom_by_program=by_program)
     np.testing.assert_array_equal(res.output, ref["out"][:, 0])
     for name, value in ref.items():
         assert res.counts[name] == [int(np.count_nonzero(f)) for f in value], name
     assert (ref["c1"] < 0).any() and (ref["m"] < 0).any()
     assert res.meta["schedule"]["kinds"]["sigma"] == 2
+    programs = res.meta["realisation"]["custom_programs"]
+    assert programs == ({"add": 2, "requantize": 2, "route": 1} if by_program else {"all": 5}), programs
 
 
 @pytest.mark.parametrize("model", ["stock", "active"])
@@ -144,7 +148,9 @@ def test_network_crop_is_bit_exact_with_fast_simulator(artifacts, name, size):
     assert r["energy_equal"]  # synaptic-operation counts made inside the Lava processes equal the fast ones
     assert r["lava_processes"] == r["schedule"]["processes"] > 100
     # verify's one classification: no host node in an on-chip process, no on-chip node in a host one
-    assert r["realisation"]["misplaced_nodes"] == 0 and r["realisation"]["processes"]["custom"] == 1
+    # and one custom process per neuron program
+    c = r["realisation"]
+    assert c["misplaced_nodes"] == 0 and c["processes"]["custom"] == len(c["custom_programs"]) >= 5
     assert r["bit_exact"]
 
 

@@ -117,12 +117,77 @@ class Segment(AbstractProcess):
 
 
 class ChipSegment(Segment):
-    """On-chip IR nodes that no stock lava-nc process computes yet: conv requantization (bias, rounding shift,
-    clip), NI-LIF's multi-level quantizer, adds, scales, the ReLUs that feed a stock process (the others run on stock
-    ``Delta`` -> ``SigmaDelta`` -> ``Sigma`` chains), concats, the bilinear x2 upsamplings of a stock process's
-    output (the others run on stock ``Sparse`` processes), patch/time moves,
-    temporal conv, the output. On a Loihi 2 these need custom neuron programs (microcode) on the neuro-cores, or a
-    lowering onto stock processes (``docs/lava.md`` lists each op and what it would need)."""
+    """On-chip IR nodes that no stock lava-nc process computes yet. By default the schedule gives each neuron
+    program its own process (the subclasses below, one per ``LavaForm.program``); this class itself holds them
+    all when the schedule is built with ``custom_by_program=False``. On a Loihi 2 each needs a custom neuron
+    program (microcode) on the neuro-cores, or a lowering onto stock processes (``docs/lava.md``)."""
+
+
+# What a chip needs for each program, read against the fixed-point ProcessModels of lava-nc 0.10.0: ``Conv``,
+# ``Dense`` and ``Sparse`` send ``W @ s`` (floor-shifted by ``weight_exp``) one step late, ``Sigma``/``SigmaDelta``
+# sum their inputs (ReLU optional), ``LIF``/``LIFReset`` emit 1-bit spikes, an ``InPort`` sums what reaches it; no
+# stock process clips a graded value to fewer than 24 bits or rounds half up.
+
+
+class RequantizeSegment(ChipSegment):
+    """The requantization after each stock ``Conv``: ``clip(rshift_round(acc + (bias << bias_exp), shift), bits)``
+    on its 24-bit accumulator. A chip needs a graded neuron program that adds the bias, shifts with rounding and
+    clips to 16 bits in place (a second ``Sparse`` synapse could round and shift, but not clip, and would cost a
+    process and a step per conv)."""
+
+
+class AddSegment(ChipSegment):
+    """Sums of two graded values, aligned by a rounding shift where their scales differ, clipped to 16 bits.
+    Several synapses into one ``Sigma`` sum exactly but cannot round or clip: a chip needs a clipping graded
+    neuron program with two inputs."""
+
+
+class ScaleSegment(ChipSegment):
+    """``clip(rshift_round(q * mant, shift), bits)``: mostly a rounding right shift of 1-7 bits. Exact as a
+    ``Sparse`` with ``weight_exp = -shift`` plus a constant-1 input weighted ``2**(shift-1)``, at one process and
+    one step per scale (about 200 in VLIF-Net); in place, a graded neuron program that shifts with rounding and
+    clips."""
+
+
+class ReLUSegment(ChipSegment):
+    """The ReLUs whose consumer is a stock ``LIFReset`` or ``Conv`` (the others run on stock ``Delta`` ->
+    ``SigmaDelta`` -> ``Sigma`` chains, which send one packed vector those consumers cannot read in their own port
+    shape). A chip needs a graded ReLU neuron per consumer port, or a stock chain per ReLU."""
+
+
+class UpsampleSegment(ChipSegment):
+    """Bilinear x2 (``rshift_round`` of the 9/3/3/1 stencil by 4) of a value a stock process sends (the others
+    run on stock ``Sparse`` processes, fed with a constant-1 element for the rounding, which a stock sender
+    cannot append), and nearest upsampling: a ``Sparse`` with a constant input, or a graded relay neuron in front."""
+
+
+class NILIFSegment(ChipSegment):
+    """NI-LIF: ``u = rshift_round(u - (s << k), decay) + x``, ``s = clip(round_half_even(u >> f), 0, levels)``,
+    a multi-level spike with a soft reset and a rounding decay. ``LIF`` emits 1-bit spikes with a hard reset and a
+    truncating decay: a chip needs a microcoded multi-level neuron."""
+
+
+class NeuronSegment(ChipSegment):
+    """Bring-your-own neurons (``q_neuron``: the general leaky integrate-and-fire with the decays, threshold and
+    reset a frontend read) that no stock ``LIF`` parameter set reproduces: a microcoded neuron on a chip."""
+
+
+class TimeMoveSegment(ChipSegment):
+    """Patch-to-time and time-to-patch: frame t's patch k leaves at step ``t r² + k`` (a delay that depends on
+    the frame, which a fixed synaptic delay cannot give), and r² frames are gathered into one (an output every r²
+    steps). A chip needs neurons that hold frames in their state and emit on a schedule."""
+
+
+class TemporalConvSegment(ChipSegment):
+    """A convolution over time with stride k (one output per k frames), a rounding shift and a clip: no stock
+    process has a stride in time or the clip; a chip needs neurons that accumulate k frames and then fire."""
+
+
+class RouteSegment(ChipSegment):
+    """Routing without arithmetic beyond an alignment shift: concats not feeding a conv (with a rounding
+    realignment where scales differ), the repetition over T where the image also feeds a later add, reshapes,
+    depth-to-space, and the graph's output handed to the sink. On a chip these are axon routing (plus a shifting
+    relay neuron where scales differ)."""
 
 
 class HostSegment(Segment):
