@@ -51,8 +51,9 @@ class LavaForm:
 
     kind: str  # source | neuron | synapse | segment
     process: str  # what the supported-ops page shows
-    #: on-chip ops a segment computes: the neuron program a chip would need for them, one custom process each
-    #: (``hardware/lava/processes/segment.py`` says what each needs); "" for host ops and stock realisations
+    #: on-chip ops a segment computes (and a conv's requantization): the neuron program a chip would need for
+    #: them, one custom process each (``hardware/lava/processes/segment.py`` says what each needs); "" for host
+    #: ops and stock realisations
     program: str = ""
 
 

@@ -166,16 +166,12 @@ def build_network(graph: ir.Graph, image: np.ndarray, *, conv_model: str = "vect
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.sparse.models import PySparseModelBitAcc
 
-    from spikerain.hardware.lava.processes import segment as seg
     from spikerain.hardware.lava.processes.conv import PyConvModelFixedVectorised
     from spikerain.hardware.lava.processes.segment import ActivityProbe, ChipSegment, HostSegment, segment_model
     from spikerain.hardware.lava.processes.sparse import PySparseModelFixedActive
 
-    # schedule.LavaForm.program -> the custom process of that neuron program
-    programs = {"requantize": seg.RequantizeSegment, "add": seg.AddSegment, "scale": seg.ScaleSegment,
-                "relu": seg.ReLUSegment, "upsample": seg.UpsampleSegment, "nilif": seg.NILIFSegment,
-                "neuron": seg.NeuronSegment, "time_move": seg.TimeMoveSegment,
-                "temporal_conv": seg.TemporalConvSegment, "route": seg.RouteSegment}
+    # schedule.LavaForm.program -> the custom process of that neuron program (each subclass names its own)
+    programs = {c.program: c for c in ChipSegment.__subclasses__()}
 
     if conv_model not in CONV_MODELS:
         raise ValueError(f"conv_model must be one of {CONV_MODELS}")

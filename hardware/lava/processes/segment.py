@@ -118,8 +118,8 @@ class Segment(AbstractProcess):
 
 class ChipSegment(Segment):
     """On-chip IR nodes that no stock lava-nc process computes yet. By default the schedule gives each neuron
-    program its own process (the subclasses below, one per ``LavaForm.program``); this class itself holds them
-    all when the schedule is built with ``custom_by_program=False``. On a Loihi 2 each needs a custom neuron
+    program its own process (the subclasses below, each naming its ``LavaForm.program``); this class itself holds
+    them all when the schedule is built with ``custom_by_program=False``. On a Loihi 2 each needs a custom neuron
     program (microcode) on the neuro-cores, or a lowering onto stock processes (``docs/lava.md``)."""
 
 
@@ -135,11 +135,15 @@ class RequantizeSegment(ChipSegment):
     clips to 16 bits in place (a second ``Sparse`` synapse could round and shift, but not clip, and would cost a
     process and a step per conv)."""
 
+    program = "requantize"
+
 
 class AddSegment(ChipSegment):
     """Sums of two graded values, aligned by a rounding shift where their scales differ, clipped to 16 bits.
     Several synapses into one ``Sigma`` sum exactly but cannot round or clip: a chip needs a clipping graded
     neuron program with two inputs."""
+
+    program = "add"
 
 
 class ScaleSegment(ChipSegment):
@@ -148,11 +152,15 @@ class ScaleSegment(ChipSegment):
     one step per scale (about 200 in VLIF-Net); in place, a graded neuron program that shifts with rounding and
     clips."""
 
+    program = "scale"
+
 
 class ReLUSegment(ChipSegment):
     """The ReLUs whose consumer is a stock ``LIFReset`` or ``Conv`` (the others run on stock ``Delta`` ->
     ``SigmaDelta`` -> ``Sigma`` chains, which send one packed vector those consumers cannot read in their own port
     shape). A chip needs a graded ReLU neuron per consumer port, or a stock chain per ReLU."""
+
+    program = "relu"
 
 
 class UpsampleSegment(ChipSegment):
@@ -160,16 +168,22 @@ class UpsampleSegment(ChipSegment):
     run on stock ``Sparse`` processes, fed with a constant-1 element for the rounding, which a stock sender
     cannot append), and nearest upsampling: a ``Sparse`` with a constant input, or a graded relay neuron in front."""
 
+    program = "upsample"
+
 
 class NILIFSegment(ChipSegment):
     """NI-LIF: ``u = rshift_round(u - (s << k), decay) + x``, ``s = clip(round_half_even(u >> f), 0, levels)``,
     a multi-level spike with a soft reset and a rounding decay. ``LIF`` emits 1-bit spikes with a hard reset and a
     truncating decay: a chip needs a microcoded multi-level neuron."""
 
+    program = "nilif"
+
 
 class NeuronSegment(ChipSegment):
     """Bring-your-own neurons (``q_neuron``: the general leaky integrate-and-fire with the decays, threshold and
     reset a frontend read) that no stock ``LIF`` parameter set reproduces: a microcoded neuron on a chip."""
+
+    program = "neuron"
 
 
 class TimeMoveSegment(ChipSegment):
@@ -177,10 +191,14 @@ class TimeMoveSegment(ChipSegment):
     the frame, which a fixed synaptic delay cannot give), and r² frames are gathered into one (an output every r²
     steps). A chip needs neurons that hold frames in their state and emit on a schedule."""
 
+    program = "time_move"
+
 
 class TemporalConvSegment(ChipSegment):
     """A convolution over time with stride k (one output per k frames), a rounding shift and a clip: no stock
     process has a stride in time or the clip; a chip needs neurons that accumulate k frames and then fire."""
+
+    program = "temporal_conv"
 
 
 class RouteSegment(ChipSegment):
@@ -188,6 +206,8 @@ class RouteSegment(ChipSegment):
     realignment where scales differ), the repetition over T where the image also feeds a later add, reshapes,
     depth-to-space, and the graph's output handed to the sink. On a chip these are axon routing (plus a shifting
     relay neuron where scales differ)."""
+
+    program = "route"
 
 
 class HostSegment(Segment):
