@@ -110,7 +110,12 @@ def classify(g: ir.Graph, s) -> dict:
 def summary_line(r: dict) -> str:
     """One line for logs and text reports."""
     p, oc = r["processes"], r["on_chip_nodes"]
-    progs = ", ".join(f"{k} {v}" for k, v in r.get("custom_programs", {}).items())
+    progs = programs_text(r)
     return (f"Lava processes: {p['stock']} stock, {p['custom']} custom, {p['host']} host; on-chip nodes: "
             f"{oc['stock']} in stock processes, {oc['custom']} in custom ones" + (f" ({progs})" if progs else "")
             + f"; {r['host_nodes']} host nodes; {r['misplaced_nodes']} misplaced")
+
+
+def programs_text(r: dict) -> str:
+    """The custom processes' programs and their IR nodes, e.g. ``add 177, nilif 22`` ("" if none)."""
+    return ", ".join(f"{k} {v}" for k, v in r.get("custom_programs", {}).items())

@@ -221,6 +221,11 @@ def chip_segment(program: str) -> str:
     return f"{CHIP_SEGMENT}:{program}"
 
 
+def segment_program(name: str) -> str:
+    """The neuron program of a segment named by :func:`chip_segment` ("" for the host or the one chip segment)."""
+    return name.removeprefix(f"{CHIP_SEGMENT}:") if name.startswith(f"{CHIP_SEGMENT}:") else ""
+
+
 def partition(g: ir.Graph, split_concats: bool = True,
               by_program: bool = True) -> tuple[dict[str, str], set[str]]:
     """Map every segment-computed node to its segment name; returns (node -> segment, split concats).
@@ -488,7 +493,7 @@ def _build(g: ir.Graph, split_concats: bool, lower_relu: bool, groups: dict[str,
         placement = "host" if seg == HOST_SEGMENT else "on-chip"
         units.append(Unit(seg, "segment", placement, nodes=tuple(names), inputs=tuple(ins), outputs=tuple(outs),
                           compute={k: compute[k] for k in names},
-                          program=seg.partition(":")[2]))
+                          program=segment_program(seg)))
     if probed:
         units.append(Unit("probe", "probe", "host", inputs=tuple(Port(v, avail[v], T[v]) for v in probed)))
     units.append(Unit("sink", "sink", "host", nodes=(out_name,), inputs=(Port(out_name, avail[out_name],

@@ -11,6 +11,7 @@ import html
 from pathlib import Path
 
 from spikerain.atomic import write_text
+from spikerain.hardware.realisation import programs_text
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222;line-height:1.4}
@@ -143,9 +144,8 @@ def _realisation(c: dict) -> str:
             f"processes, host processes); misplaced nodes: <b>{c['misplaced_nodes']}</b>.</p>"
             + _table(["class", "processes", "IR nodes held", "on-chip IR nodes held"],
                      [[k, p[k], n[k], oc.get(k, 0)] for k in ("stock", "custom", "host")])
-            + ("<p>Custom processes, one per neuron program a chip would need (IR nodes each): "
-               + ", ".join(f"{k} {v}" for k, v in c["custom_programs"].items()) + ".</p>"
-               if c.get("custom_programs") else ""))
+            + (f"<p>Custom processes, one per neuron program a chip would need (IR nodes each): {progs}.</p>"
+               if (progs := programs_text(c)) else ""))
 
 
 def _energy(report: dict, folder: Path) -> str:
