@@ -4,9 +4,9 @@
 ``io.source.RingBuffer``, ``Conv``, ``Sparse`` (bilinear x2), ``LIFReset``, the ReLU chains and
 ``io.sink.RingBuffer``, a spikerain ``ChipSegment`` for
 the other on-chip nodes, a ``HostSegment`` for the host ops and an ``ActivityProbe``. :func:`run_network` runs it
-with ``Loihi2SimCfg(select_tag='fixed_pt')`` (or ``Loihi2HwCfg``), reads the output frames from the sink and every
-layer's non-zero count per timestep from the segments, and stops the runtime only when the run succeeded
-(``docs/sources.md`` §3.3).
+with ``Loihi2SimCfg(select_tag='fixed_pt')`` (as ``wakeup.RecheckingSimCfg``) or ``Loihi2HwCfg``, reads the output
+frames from the sink and every layer's non-zero count per timestep from the segments, and stops the runtime only
+when the run succeeded (``docs/sources.md`` §3.3).
 """
 
 from __future__ import annotations
@@ -439,7 +439,8 @@ def run_network(net: LavaNetwork, *, hardware: bool = False, progress=None) -> L
     return run_tiles(net, hardware=hardware, progress=progress)[0]
 
 
-def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_tile=None) -> list[LavaResult]:
+def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_tile=None,
+              recheck_s: float | None = None) -> list[LavaResult]:
     """Run the network's image, or all its tiles (``build_network(tiles=...)``), in ONE runtime compiled once.
 
     Tiles run pipelined: tile k enters the graph ``k * net.period`` steps after tile 0 while earlier tiles are
@@ -448,9 +449,13 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
     segments key what they hold, count and send by tile (``SegmentPlan.at``), and stock synapses and ReLU chains
     carry nothing from one window into the next. The run pauses at the step each tile's last output frame reaches
     the sink and reads its frames there; after the run each tile's counts and energy come from its columns.
-    ``progress(done, total)`` after every chunk of steps, ``on_tile(k, n)`` once tile k of n has left the graph."""
+    ``progress(done, total)`` after every chunk of steps, ``on_tile(k, n)`` once tile k of n has left the graph.
+    ``recheck_s``: how often an idle model probes its command port (``wakeup.RECHECK_S`` if None; 0 only to
+    benchmark Lava's own wait, which can hang)."""
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+    from lava.magma.core.run_configs import Loihi2HwCfg
+
+    from spikerain.hardware.lava.wakeup import RECHECK_S, RecheckingSimCfg
 
     s = net.schedule
     n_tiles = max(1, len(net.tiles))
@@ -462,12 +467,13 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
         if kept:
             raise ValueError(f"{', '.join(kept)} keep state from tile to tile; run these tiles one by one")
     total = s.steps + (n_tiles - 1) * net.period
+    recheck = RECHECK_S if recheck_s is None else recheck_s
     cfg = (Loihi2HwCfg(exception_proc_model_map=net.model_map) if hardware
-           else Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map))
+           else RecheckingSimCfg(select_tag="fixed_pt", exception_proc_model_map=net.model_map, recheck_s=recheck))
     prof_dir = None if hardware else profile.profile_dir()
     if prof_dir:  # opt-in: every process runs a timed subclass of its model (hardware/lava/profile.py)
-        cfg = Loihi2SimCfg(select_tag="fixed_pt",
-                           exception_proc_model_map=profile.instrument(net.procs, net.model_map, cfg))
+        cfg = RecheckingSimCfg(select_tag="fixed_pt", recheck_s=recheck,
+                               exception_proc_model_map=profile.instrument(net.procs, net.model_map, cfg))
     sink = net.procs["sink"]
     t0 = time.perf_counter()
     sink.create_runtime(run_cfg=cfg)

@@ -52,7 +52,8 @@ def timed(model: type) -> type:
         p = self._prof
         out = profile_dir()
         if out and p["cpu0"] is not None:
-            rec = {"pid": os.getpid(), "name": getattr(self, "_prof_name", ""), "model": model.__name__,
+            name = getattr(model, "wrapped_model", model).__name__  # Lava's or spikerain's model, not the wrapper
+            rec = {"pid": os.getpid(), "name": getattr(self, "_prof_name", ""), "model": name,
                    "steps": p["steps"], "spk_cpu_s": p["spk_cpu"], "spk_wall_s": p["spk_wall"],
                    "port_io_cpu_s": p["io_cpu"],
                    "process_cpu_s": time.process_time() - p["cpu0"]}

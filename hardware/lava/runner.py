@@ -1,8 +1,9 @@
 """Child entry point: ``python -m spikerain.hardware.lava.runner JOB.json`` in the Lava interpreter.
 
 JOB.json: ``{"artifact": path, "image": path to a float [C, H, W] .npy in [0, 1] (or a sequence [T, C, H, W]),
-"out": path to the result .npz, "conv_model": "vectorised" | "stock", "hardware": false, "record": false}``.
-The result holds the output frames
+"out": path to the result .npz, "conv_model": "vectorised" | "stock", "hardware": false, "record": false}``, and
+for benchmarks ``"recheck_s"`` (how often idle models recheck their command port, ``wakeup.py``; 0: Lava's own
+wait). The result holds the output frames
 (``output``, int64 [T, C, H, W]), and a JSON string ``meta`` with per-layer non-zero counts per timestep, the
 schedule summary, the process count and timings. It is written atomically; a failed run writes nothing.
 
@@ -64,7 +65,9 @@ def run_job(job: dict) -> dict:
     if net.tiles:
         print(f"[lava] {len(net.tiles)} tiles pipelined, one every {net.period} steps: "
               f"{schedule.steps + (len(net.tiles) - 1) * net.period} steps", file=sys.stderr, flush=True)
+    recheck = job.get("recheck_s")  # benchmarks only (bench/lava_wakeup.py): 0 is Lava's own command wait
     results = run_tiles(net, hardware=bool(job.get("hardware", False)),
+                        recheck_s=None if recheck is None else float(recheck),
                         progress=lambda done, total: print(f"[lava] step {done}/{total}", file=sys.stderr,
                                                            flush=True),
                         on_tile=lambda k, n: print(f"[lava] tile {k}/{n}", file=sys.stderr, flush=True))

@@ -1,8 +1,9 @@
 """Smoke test of the Lava environment: a stock RingBuffer -> Conv -> LIF -> RingBuffer network.
 
 Run as ``python -m spikerain.hardware.lava.smoke OUT.json`` in the Lava interpreter. It runs the network in
-Lava's CPU simulator with ``Loihi2SimCfg(select_tag='fixed_pt')`` and writes the sink's spike raster and the
-network parameters to OUT.json. The caller checks the raster against a hand-computed expectation.
+Lava's CPU simulator (``Loihi2SimCfg(select_tag='fixed_pt')`` as ``wakeup.RecheckingSimCfg``) and writes the sink's
+spike raster and the network parameters to OUT.json. The caller checks the raster against a hand-computed
+expectation.
 ``python -m spikerain.hardware.lava.smoke upsample IN.npy OUT.npy`` sends integer frames through the stock
 ``Sparse`` that realises bilinear x2 upsampling (``sparse_upsample``).
 
@@ -29,11 +30,12 @@ VTH = 25
 
 def build_and_run(num_steps: int = NUM_STEPS) -> np.ndarray:
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.conv.process import Conv
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
+
+    from spikerain.hardware.lava.wakeup import RecheckingSimCfg
 
     data = np.zeros(SHAPE + (num_steps,), dtype=np.int32)
     data[SOURCE_PIXEL[0], SOURCE_PIXEL[1], 0, :] = 1
@@ -50,7 +52,7 @@ def build_and_run(num_steps: int = NUM_STEPS) -> np.ndarray:
 
     ran = False
     try:
-        lif.run(condition=RunSteps(num_steps=num_steps), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        lif.run(condition=RunSteps(num_steps=num_steps), run_cfg=RecheckingSimCfg(select_tag="fixed_pt"))
         ran = True
         return np.asarray(sink.data.get(), dtype=np.int64)
     finally:
@@ -66,14 +68,15 @@ def hold() -> None:
     import time
 
     from lava.magma.core.run_conditions import RunContinuous
-    from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.source import RingBuffer as Source
     from lava.proc.lif.process import LIF
+
+    from spikerain.hardware.lava.wakeup import RecheckingSimCfg
 
     src = Source(data=np.ones(SHAPE + (NUM_STEPS,), dtype=np.int32))
     lif = LIF(shape=SHAPE, du=4095, dv=0, vth=VTH, bias_mant=0, bias_exp=0)
     src.s_out.connect(lif.a_in)
-    lif.run(condition=RunContinuous(), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+    lif.run(condition=RunContinuous(), run_cfg=RecheckingSimCfg(select_tag="fixed_pt"))
     print(f"[lava] running, pgid {os.getpgid(0)}", file=sys.stderr, flush=True)
     time.sleep(3600)
 
@@ -84,11 +87,11 @@ def sparse_upsample(x: np.ndarray, model: str = "stock") -> np.ndarray:
     as a segment appends it; returns what the Sparse sent for each frame, ``[T, C, 2H, 2W]``. ``model``: Lava's
     own ``PySparseModelBitAcc`` (``stock``) or spikerain's ``PySparseModelFixedActive`` (``active``)."""
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.io.sink import RingBuffer as Sink
     from lava.proc.io.source import RingBuffer as Source
 
     from spikerain.hardware.lava.network import _upsample_sparse
+    from spikerain.hardware.lava.wakeup import RecheckingSimCfg
 
     T, C, H, W = x.shape
     flat = np.asarray(x).transpose(0, 3, 2, 1).reshape(T, -1)  # Lava's (X, Y, C) order
@@ -105,7 +108,7 @@ def sparse_upsample(x: np.ndarray, model: str = "stock") -> np.ndarray:
 
         models = {sparse: PySparseModelFixedActive} if model == "active" else {}
         sink.run(condition=RunSteps(num_steps=T + 1),
-                 run_cfg=Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models))
+                 run_cfg=RecheckingSimCfg(select_tag="fixed_pt", exception_proc_model_map=models))
         ran = True
         out = np.asarray(sink.data.get(), np.int64)[:, 1:].T  # (T, N_out)
     finally:
