@@ -3,11 +3,11 @@ images), energy."""
 
 import sys
 
-from bench import converter, energy, lava, lava_profile, lava_tiles, models, quantization
+from bench import converter, energy, lava, lava_profile, lava_tiles, lava_wakeup, models, quantization
 
 
 def main() -> int:
-    for bench in (models, converter, quantization, lava, lava_profile, lava_tiles, energy):
+    for bench in (models, converter, quantization, lava, lava_profile, lava_tiles, lava_wakeup, energy):
         rc = bench.main([])
         if rc:
             return rc
