@@ -429,6 +429,7 @@ class LavaResult:
     record: dict = field(default_factory=dict)  # LIF layer -> {"s", "u", "v": [T, C, H, W]}, when recording
     steps_run: int = 0  # steps of the whole run (all tiles, pipelined)
     profile: dict | None = None  # hardware/lava/profile.py's summary, when SPIKERAIN_LAVA_PROFILE is set
+    rechecking: tuple[int, int] = (0, 0)  # (Python models whose command wait rechecks, Python models): wakeup.py
 
 
 PROGRESS_CHUNK = 64  # steps per run() call, so that progress can be reported between calls
@@ -455,7 +456,7 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2HwCfg
 
-    from spikerain.hardware.lava.wakeup import RECHECK_S, RecheckingSimCfg
+    from spikerain.hardware.lava.wakeup import RECHECK_S, RecheckingSimCfg, python_models_rechecking
 
     s = net.schedule
     n_tiles = max(1, len(net.tiles))
@@ -478,6 +479,7 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
     t0 = time.perf_counter()
     sink.create_runtime(run_cfg=cfg)
     COUNTERS["runtime_compiles"] += 1
+    rechecks = python_models_rechecking(sink.runtime)
     t1 = time.perf_counter()
     cpu0 = profile.snapshot() if prof_dir else None
     results: list[LavaResult] = []
@@ -509,6 +511,7 @@ def run_tiles(net: LavaNetwork, *, hardware: bool = False, progress=None, on_til
             res.seconds = {"compile": t1 - t0 if k == 0 else 0.0, "run": (t2 - t1) / n_tiles,
                            "readback": time.perf_counter() - t3 + (t3 - t2 if k == 0 else 0.0)}
             res.steps_run = total
+            res.rechecking = rechecks
             results.append(res)
     finally:
         if ran:

@@ -76,7 +76,7 @@ def run_job(job: dict) -> dict:
             "processes": res.processes, "steps": res.steps, "steps_run": res.steps_run,
             "schedule": schedule.summary(), "energy": res.energy,
             "realisation": classify(g, schedule),
-            "conv_model": job.get("conv_model", "vectorised"), **COUNTERS}
+            "conv_model": job.get("conv_model", "vectorised"), "models_rechecking": list(res.rechecking), **COUNTERS}
     if res.profile is not None:
         meta["profile"] = res.profile
     if tiles:

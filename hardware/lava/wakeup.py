@@ -64,13 +64,26 @@ def rechecking(model: type, recheck_s: float = RECHECK_S) -> type:
 
 
 class RecheckingSimCfg(Loihi2SimCfg):
-    """``Loihi2SimCfg`` whose every selected Python ProcessModel rechecks its command port (:func:`rechecking`).
+    """``Loihi2SimCfg`` whose every Python ProcessModel, selected or named in ``exception_proc_model_map``, rechecks
+    its command port (:func:`rechecking`; :func:`python_models_rechecking` counts them in a compiled run).
     ``recheck_s=0`` leaves Lava's models as they are (``bench/lava_wakeup.py`` measures the cost against that)."""
 
     def __init__(self, *args, recheck_s: float = RECHECK_S, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.recheck_s = recheck_s
+        # Lava's compiler takes a process's model from this map without calling select(): wrap them here too
+        if recheck_s:
+            self.exception_proc_model_map = {p: rechecking(m, recheck_s)
+                                             for p, m in self.exception_proc_model_map.items()}
 
     def select(self, process, proc_models):
         model = super().select(process, proc_models)
         return rechecking(model, self.recheck_s) if self.recheck_s else model
+
+
+def python_models_rechecking(runtime) -> tuple[int, int]:
+    """(Python ProcessModels that recheck, Python ProcessModels) in a compiled Lava ``runtime``: a run reports it
+    so that a model that slipped past :class:`RecheckingSimCfg` shows (one did: the exception map's)."""
+    models = [b.proc_model for b in runtime._executable.proc_builders.values()
+              if issubclass(getattr(b, "proc_model", object), AbstractPyProcessModel)]
+    return sum(bool(getattr(m, "rechecks_commands", False)) for m in models), len(models)

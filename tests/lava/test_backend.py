@@ -44,6 +44,10 @@ def test_small_graph_with_split_concat_matches_reference(tmp_path, conv_model):
 
     assert res.meta["energy"] == collect_fast(g, img)[0] == collect_torch(g, img)[0]
     assert res.meta["schedule"]["split_concats"] == 1 and res.meta["conv_model"] == conv_model
+    # every process's model, spikerain's (named to Lava in the exception map) and Lava's own, rechecks its command
+    # port: Lava 0.10's lost wakeup cannot hang the run (hardware/lava/wakeup.py)
+    rechecking, python_models = res.meta["models_rechecking"]
+    assert rechecking == python_models >= res.meta["processes"]
 
 
 @pytest.mark.parametrize("by_program", [True, False], ids=["custom-per-program", "one-chip-segment"])

@@ -33,6 +33,7 @@ def test_profiled_run_accounts_for_every_process_and_stays_exact(tmp_path, monke
     assert kinds["PySparseModelFixedActive"]["processes"] == res.meta["schedule"]["kinds"]["sparse"]
     assert "PyLifResetModelBitAcc" in kinds
     assert sum(k["processes"] for k in kinds.values()) == res.meta["processes"]
+    assert res.meta["models_rechecking"] == [res.meta["processes"]] * 2  # the timed models recheck too
     for r in p["per_process"]:
         assert 0 < r["spk_cpu_s"] <= r["process_cpu_s"], r
     assert p["lava_loop_and_channels_cpu_s"] == pytest.approx(p["model_processes_cpu_s"] - p["run_spk_cpu_s"])
