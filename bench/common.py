@@ -89,6 +89,12 @@ def machine_line(m: dict) -> str:
     return f"Machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({m['threads']} threads)."
 
 
+def cores_line() -> str:
+    """The machine line of the Lava benchmarks (no torch runs in their measured processes)."""
+    m = machine()
+    return f"Machine: {m['cpu']}, {m['cores']} cores."
+
+
 def entry(worker, main) -> int:
     """``python -m bench.X '<json spec>'`` runs one worker and prints its JSON row; otherwise ``main()``."""
     if len(sys.argv) == 2 and sys.argv[1].startswith("{"):

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import machine, write_results
+from bench.common import cores_line, machine, write_results
 
 
 def main(argv=None) -> int:
@@ -111,9 +111,8 @@ def main(argv=None) -> int:
                          f"{r['steps_before']} / {r['steps']} | {r['wall_before']:.1f} s / {r['wall']:.1f} s | "
                          f"{r['ratio_before']:.0f}x / {r['ratio']:.0f}x |")
         table.append("")
-    mc = machine()
-    table.append(f"Machine: {mc['cpu']}, {mc['cores']} cores.")
-    write_results("lava", {"machine": mc, "rows": rows, "mapping": mapping, "before": before}, "\n".join(table))
+    table.append(cores_line())
+    write_results("lava", {"machine": machine(), "rows": rows, "mapping": mapping, "before": before}, "\n".join(table))
     return 0
 
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import machine, write_results
+from bench.common import cores_line, machine, write_results
 
 OURS = ("PyConvModelFixedVectorised", "PySparseModelFixedActive", "PyChipSegment", "PyHostSegment",
         "PyActivityProbe")
@@ -90,8 +90,7 @@ def table(rows: list[dict]) -> str:
         for k, v in r["by_model"].items():
             out.append(f"| {k} | {v['processes']} | {v['spk_cpu_s']:.1f} s | {v['port_io_cpu_s']:.1f} s | "
                        f"{v['process_cpu_s']:.1f} s |")
-    mc = machine()
-    out += ["", f"Machine: {mc['cpu']}, {mc['cores']} cores."]
+    out += ["", cores_line()]
     return "\n".join(out) + "\n"
 
 

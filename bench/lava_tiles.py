@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import machine, write_results
+from bench.common import cores_line, machine, write_results
 
 
 def main(argv=None) -> int:
@@ -67,9 +67,8 @@ def main(argv=None) -> int:
                      f"{r['lava_run_s']:.0f} s | {r['one_tile_run_s']:.0f} s | {r['run_vs_one_by_one']:.2f}x | "
                      f"{r['lava_wall_s']:.0f} s | {r['fast_s']:.1f} s | {r['bit_exact']} | "
                      f"{r['load_before']:.1f} / {r['load_after']:.1f} |")
-    mc = machine()
-    table += ["", f"Machine: {mc['cpu']}, {mc['cores']} cores."]
-    write_results("lava_tiles", {"machine": mc, "rows": rows}, "\n".join(table))
+    table += ["", cores_line()]
+    write_results("lava_tiles", {"machine": machine(), "rows": rows}, "\n".join(table))
     return 0 if all(r["bit_exact"] for r in rows) else 1
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import machine, write_results
+from bench.common import cores_line, machine, write_results
 
 SIZE = 16
 
@@ -85,8 +85,7 @@ def table(rows: list[dict]) -> str:
         m = r["median_run_s"]
         out.append(f"| {r['net']} | {r['processes']} | {r['steps']} | {r['rounds']} | {m['rechecking']:.1f} s | "
                    f"{m['lava']:.1f} s | {r['ratio']:.2f}x | {r['bit_exact']} |")
-    mc = machine()
-    out += ["", f"Machine: {mc['cpu']}, {mc['cores']} cores."]
+    out += ["", cores_line()]
     return "\n".join(out) + "\n"
 
 

@@ -13,8 +13,9 @@ process idle. On this 2-core machine that happened in about one run in 40 of the
 
 :class:`RecheckingSelector` waits the same way but probes its ports again every :data:`RECHECK_S` seconds, so a
 lost callback costs at most that long. :class:`RecheckingSimCfg` is Lava's CPU-simulator run config that gives
-every Python ProcessModel it selects, stock or spikerain's, such a selector (a subclass made by
-:func:`rechecking`); nothing in Lava's installed package changes.
+every Python ProcessModel such a selector (a subclass made by :func:`rechecking`): Lava's stock models, which it
+selects, and spikerain's, which its ``exception_proc_model_map`` names; nothing in Lava's installed package
+changes.
 """
 
 from __future__ import annotations
